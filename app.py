@@ -1,0 +1,79 @@
+"""Creative Machines: a hands-on course in generative AI, in one Gradio app.
+
+    python app.py        # serves on 127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override)
+
+Ten topics, one tab each: the lesson on the left, a live demo of the idea on the right. ``?tab=<slug>``
+opens a topic directly (e.g. ``?tab=language``). No model loads at start-up: each loads on first use.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from apps import SLUGS, TOPICS
+from shared import limits
+from shared.device import describe_device, pick_device
+from shared.loader import hub_status
+from shared.ui import LATEX_DELIMITERS, LESSONS, launch_kwargs, lesson_markdown, link_glossary
+
+TITLE = "Creative Machines"
+GLOSSARY = "glossary"
+
+
+def header_line() -> str:
+    """One line for the top of the page: which device runs the models and whether the hub is reachable."""
+    status = hub_status()
+    hub = "hub models reachable" if status.online else f"offline, embedded models only ({status.reason})"
+    return f"Models run on **{describe_device(pick_device())}** · {hub}"
+
+
+def open_from_url(request: gr.Request):
+    """``?tab=<slug>`` selects that tab; an unknown slug is reported, not ignored."""
+    tab = (request.query_params.get("tab") or "").strip() if request else ""
+    if tab and tab not in SLUGS and tab != GLOSSARY:
+        gr.Warning(f"There is no tab called '{tab}'. Tabs: {', '.join(SLUGS)}, {GLOSSARY}.")
+        tab = ""
+    return header_line(), gr.Tabs(selected=tab or SLUGS[0])
+
+
+def lesson(topic) -> None:
+    gr.Markdown(
+        lesson_markdown(topic.number, topic.slug),
+        latex_delimiters=LATEX_DELIMITERS,
+        header_links=True,
+        elem_classes="cm-lesson",
+    )
+
+
+def build_demo() -> gr.Blocks:
+    """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts)."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
+        header = gr.Markdown("Models run on …", elem_classes="cm-header")
+        with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:
+            for topic in TOPICS:
+                with gr.Tab(topic.tab_title, id=topic.slug):
+                    module = topic.module()
+                    if module is None:
+                        lesson(topic)
+                        continue
+                    with gr.Row(equal_height=False):
+                        with gr.Column(scale=2, min_width=320):
+                            lesson(topic)
+                        with gr.Column(scale=3, min_width=360):
+                            module.build()
+            glossary = LESSONS / "glossary.md"
+            if glossary.exists():
+                with gr.Tab("Glossary", id=GLOSSARY):
+                    gr.Markdown(
+                        link_glossary(glossary.read_text(encoding="utf-8")),
+                        latex_delimiters=LATEX_DELIMITERS,
+                        header_links=True,
+                        elem_classes="cm-lesson",
+                    )
+        demo.load(open_from_url, inputs=None, outputs=[header, tabs], api_visibility="private")
+    demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
+    return demo
+
+
+if __name__ == "__main__":
+    build_demo().launch(**launch_kwargs())

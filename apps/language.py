@@ -1,0 +1,612 @@
+"""Topic 4: natural language generation with a real language model, looked inside.
+
+A decoder-only transformer predicts a probability distribution over its vocabulary for the next token;
+generation samples one token from it, appends it, and repeats (Radford et al. 2019). This module
+writes that loop out (one forward pass per token with a key/value cache), so the demo can show, for
+every generated token, the distribution it was drawn from.
+
+The distribution is reshaped exactly as ``transformers``' ``generate()`` does (its own logits
+processors, in its order): repetition penalty (Keskar et al. 2019), temperature, top-k (Fan et al.
+2018), top-p / nucleus sampling (Holtzman et al. 2020). Temperature 0 means greedy decoding.
+
+Model-side functions first (plain torch, testable without a browser), then ``build()`` and its callbacks.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from shared import limits
+from shared.catalog import EMBEDDED_LM, models_for
+from shared.loader import Bundle
+from shared.ui import friendly_errors, load_model
+
+MODES = ("Chat", "Raw continuation")
+
+DEFAULTS = dict(
+    prompt="Write a short poem about a robot learning to paint.",
+    mode="Chat",
+    temperature=0.7,
+    top_k=50,
+    top_p=0.95,
+    repetition_penalty=1.1,
+    max_new_tokens=limits.DEFAULT_MAX_NEW_TOKENS,
+    seed=42,
+)
+
+# Each example shows one point of the lesson; same prompt and seed, one control changed.
+EXAMPLES = [
+    ["Once upon a time, in a quiet village,", "Raw continuation", 0.2, 0, 1.0, 1.0, 48, 7],
+    ["Once upon a time, in a quiet village,", "Raw continuation", 1.5, 0, 1.0, 1.0, 48, 7],
+    ["The capital of France is", "Raw continuation", 0.0, 0, 1.0, 1.0, 16, 0],
+    ["Give three tips for learning to play the guitar.", "Chat", 0.7, 50, 0.95, 1.1, 96, 42],
+    ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.0, 24, 0],
+    ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.8, 24, 0],
+]
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How the next token is chosen. ``temperature == 0`` is greedy; ``top_k == 0`` and ``top_p == 1`` are off."""
+
+    temperature: float = 0.7
+    top_k: int = 50
+    top_p: float = 0.95
+    repetition_penalty: float = 1.0
+    max_new_tokens: int = limits.DEFAULT_MAX_NEW_TOKENS
+    seed: int = 0
+
+
+@dataclass
+class Step:
+    """One generated token and the distribution it was sampled from.
+
+    ``p_model`` is the model's own probability (softmax of the logits at temperature 1);
+    ``p_sampled`` the probability under the reshaped distribution the token was drawn from.
+    ``top`` lists the step's top candidates by model probability as ``(token, p_model, p_sampled)``.
+    """
+
+    token_id: int
+    token: str
+    p_model: float
+    p_sampled: float
+    top: list[tuple[str, float, float]]
+
+
+def validate_prompt(prompt: str | None) -> str:
+    """Return the prompt unchanged, or raise ``ValueError`` if it is empty or over the limit."""
+    if prompt is None or not prompt.strip():
+        raise ValueError("Type a prompt first: the model needs some text to continue.")
+    if len(prompt) > limits.PROMPT_MAX_CHARS:
+        raise ValueError(
+            f"The prompt has {len(prompt):,} characters; the limit is {limits.PROMPT_MAX_CHARS:,}. "
+            "Shorten it (nothing is cut off for you)."
+        )
+    return prompt
+
+
+def _as_int(name: str, value, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a whole number, not {value!r}.") from e
+    if not number.is_integer() or not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value}.")
+    return int(number)
+
+
+def _as_float(name: str, value, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} must be a number, not {value!r}.") from e
+    if not low <= number <= high:  # also rejects NaN
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}.")
+    return number
+
+
+def make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed) -> SamplingSettings:
+    """Check raw values from the UI or the API and return ``SamplingSettings``.
+
+    Raises:
+        ValueError: a value is missing, not a number, or out of its range (see ``shared.limits``).
+    """
+    return SamplingSettings(
+        temperature=_as_float("Temperature", temperature, 0.0, limits.TEMPERATURE_MAX),
+        top_k=_as_int("Top-k", top_k, 0, limits.TOP_K_MAX),
+        top_p=_as_float("Top-p", top_p, limits.TOP_P_MIN, 1.0),
+        repetition_penalty=_as_float("Repetition penalty", repetition_penalty, 1.0, limits.REPETITION_PENALTY_MAX),
+        max_new_tokens=_as_int("Max new tokens", max_new_tokens, 1, limits.MAX_NEW_TOKENS),
+        seed=_as_int("Seed", seed, 0, limits.SEED_MAX),
+    )
+
+
+def encode_prompt(tokenizer, prompt: str, mode: str) -> torch.Tensor:
+    """Token ids of the model input, shape ``(1, T)``, int64.
+
+    ``"Chat"`` wraps the prompt in the model's chat template as one user turn and opens the
+    assistant's turn; ``"Raw continuation"`` feeds the text as is, for the model to continue.
+    """
+    if mode not in MODES:
+        raise ValueError(f"Mode must be one of {', '.join(MODES)}, not {mode!r}.")
+    if mode == "Chat" and tokenizer.chat_template:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    else:
+        ids = tokenizer(prompt)["input_ids"]
+    return torch.tensor([ids], dtype=torch.long)
+
+
+def logits_processors(settings: SamplingSettings) -> LogitsProcessorList:
+    """transformers' own processors, in ``generate()``'s order: repetition penalty, temperature, top-k, top-p."""
+    procs = LogitsProcessorList()
+    if settings.repetition_penalty != 1.0:
+        procs.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
+    if settings.temperature > 0:
+        if settings.temperature != 1.0:
+            procs.append(TemperatureLogitsWarper(settings.temperature))
+        if settings.top_k > 0:
+            procs.append(TopKLogitsWarper(settings.top_k))
+        if settings.top_p < 1.0:
+            procs.append(TopPLogitsWarper(settings.top_p))
+    return procs
+
+
+def sampling_distribution(
+    logits: torch.Tensor, input_ids: torch.Tensor, settings: SamplingSettings
+) -> torch.Tensor:
+    """The distribution the next token is drawn from.
+
+    Args:
+        logits: ``(1, V)`` float32 next-token logits.
+        input_ids: ``(1, T)`` the tokens so far (the repetition penalty looks at them).
+    Returns:
+        ``(1, V)`` float32 probabilities summing to 1; one-hot on the argmax when ``temperature == 0``.
+    """
+    scores = logits_processors(settings)(input_ids, logits.clone())
+    if settings.temperature == 0:
+        probs = torch.zeros_like(scores)
+        probs[0, scores[0].argmax()] = 1.0
+        return probs
+    return torch.softmax(scores, dim=-1)
+
+
+def show_token(text: str) -> str:
+    """A token as a learner can read it: a leading space as '␣', a newline as '↵'."""
+    if text.startswith(" "):
+        text = "␣" + text[1:]
+    return text.replace("\n", "↵")
+
+
+def stop_token_ids(bundle: Bundle) -> set[int]:
+    """The ids that end a generation: the tokenizer's end-of-sequence and the generation config's."""
+    ids = set()
+    eos = getattr(bundle.model.generation_config, "eos_token_id", None)
+    ids.update(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if bundle.tokenizer.eos_token_id is not None:
+        ids.add(bundle.tokenizer.eos_token_id)
+    return ids
+
+
+@torch.inference_mode()
+def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingSettings) -> Iterator[Step]:
+    """Sample up to ``settings.max_new_tokens`` tokens, yielding each with its distribution.
+
+    One forward pass per token: the first over the whole prompt, then one token at a time with the
+    key/value cache (``DynamicCache``). Sampling uses a ``torch.Generator`` seeded with
+    ``settings.seed``, private to this call, so concurrent users never disturb each other's streams.
+
+    Args:
+        input_ids: ``(1, T)`` int64 prompt tokens (see :func:`encode_prompt`).
+    Yields:
+        :class:`Step` per token; stops early at an end-of-sequence token (which is not yielded).
+    """
+    model, tokenizer = bundle.model, bundle.tokenizer
+    generator = torch.Generator().manual_seed(settings.seed)
+    stops = stop_token_ids(bundle)
+    cache = DynamicCache(config=model.config)
+    context = input_ids.to(bundle.device)  # (1, T): every token so far
+    step_input = context
+    for _ in range(settings.max_new_tokens):
+        out = model(input_ids=step_input, cache=cache, use_cache=True)
+        logits = out.logits[:, -1, :].float()  # (1, V)
+        p_model = torch.softmax(logits, dim=-1)[0].cpu()  # (V,)
+        p_sample = sampling_distribution(logits, context, settings)[0].cpu()  # (V,)
+        if settings.temperature == 0:
+            token_id = int(p_sample.argmax())
+        else:
+            token_id = int(torch.multinomial(p_sample, 1, generator=generator))
+        if token_id in stops:
+            return
+        top_p, top_ids = p_model.topk(limits.STEP_TOP_N)
+        top = [
+            (show_token(tokenizer.decode([int(i)])), float(p), float(p_sample[int(i)]))
+            for p, i in zip(top_p, top_ids)
+        ]
+        yield Step(token_id, tokenizer.decode([token_id]), float(p_model[token_id]), float(p_sample[token_id]), top)
+        step_input = torch.tensor([[token_id]], device=context.device)
+        context = torch.cat([context, step_input], dim=1)
+
+
+def generate_text(bundle: Bundle, prompt: str, mode: str, settings: SamplingSettings) -> tuple[str, list[Step]]:
+    """Generate a whole reply: ``(text, steps)``. The text is decoded from all tokens at once."""
+    input_ids = encode_prompt(bundle.tokenizer, validate_prompt(prompt), mode)
+    steps = list(generate_tokens(bundle, input_ids, settings))
+    return bundle.tokenizer.decode([s.token_id for s in steps], skip_special_tokens=True), steps
+
+
+@torch.inference_mode()
+def next_token_logits(bundle: Bundle, prompt: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """The model's next-token logits after the prompt, computed once so sliders can reshape them.
+
+    Returns:
+        ``(logits, input_ids)``: float32 ``(V,)`` and int64 ``(T,)``.
+    """
+    input_ids = encode_prompt(bundle.tokenizer, validate_prompt(prompt), mode)
+    logits = bundle.model(input_ids=input_ids.to(bundle.device)).logits[0, -1].float().cpu()
+    return logits.numpy(), input_ids[0].numpy()
+
+
+def reshape(logits: np.ndarray, input_ids: np.ndarray, settings: SamplingSettings) -> tuple[np.ndarray, np.ndarray]:
+    """``(p_model, p_sampled)``, both ``(V,)`` float32: softmax at temperature 1, and after the settings."""
+    t_logits = torch.from_numpy(logits)[None]
+    p_model = torch.softmax(t_logits, dim=-1)[0]
+    p_sampled = sampling_distribution(t_logits, torch.from_numpy(input_ids)[None], settings)[0]
+    return p_model.numpy(), p_sampled.numpy()
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    """Shannon entropy of a distribution, in bits."""
+    nz = p[p > 0].astype(np.float64)
+    return float(-(nz * np.log2(nz)).sum())
+
+
+@torch.inference_mode()
+def attention_maps(bundle: Bundle, prompt: str, mode: str) -> tuple[list[str], np.ndarray]:
+    """Attention weights of every layer and head over the model input (Vaswani et al. 2017, eq. 1).
+
+    ``bundle`` must be loaded with eager attention (``purpose="inspect"``): fused kernels never
+    materialise the weights.
+
+    Returns:
+        ``(tokens, weights)``: ``T`` readable token strings and float32 ``(L, H, T, T)`` where
+        ``weights[l, h, i, j]`` is how much position ``i`` attends to position ``j`` (rows sum to 1;
+        causal, so ``j <= i``).
+    Raises:
+        ValueError: the input is longer than ``limits.ATTENTION_MAX_TOKENS`` tokens.
+    """
+    input_ids = encode_prompt(bundle.tokenizer, validate_prompt(prompt), mode)
+    n = input_ids.shape[1]
+    if n > limits.ATTENTION_MAX_TOKENS:
+        extra = " (chat mode adds the chat template's tokens; try Raw continuation)" if mode == "Chat" else ""
+        raise ValueError(
+            f"The attention view shows up to {limits.ATTENTION_MAX_TOKENS} tokens; this input has {n}{extra}."
+        )
+    out = bundle.model(input_ids=input_ids.to(bundle.device), output_attentions=True)
+    weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
+    tokens = [show_token(bundle.tokenizer.decode([int(i)])) for i in input_ids[0]]
+    return tokens, weights
+
+
+# ---------------------------------------------------------------------------------------------
+# The demo
+# ---------------------------------------------------------------------------------------------
+
+MODEL_CHOICES = [m.label for m in models_for("text-generation")]
+DEFAULT_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
+CONCURRENCY_ID = "language_model"  # every event that runs a language model queues here
+
+
+class _ResultCache:
+    """A small, bounded, thread-safe cache of per-prompt results (logits, attention maps).
+
+    Sessions keep only the key, so memory does not grow with the number of learners.
+    """
+
+    def __init__(self, size: int):
+        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value):
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_logits_cache = _ResultCache(32)
+_attention_cache = _ResultCache(8)
+
+
+def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
+    step = steps[index]
+    return pd.DataFrame(
+        [
+            {
+                "token": tok,
+                "p (model)": round(pm, 4),
+                "p (sampled from)": round(ps, 4),
+                "sampled": "◀" if show_token(step["token"]) == tok else "",
+            }
+            for tok, pm, ps in step["top"]
+        ]
+    )
+
+
+def _highlighted(steps: list[dict]) -> list[tuple[str, float]]:
+    return [(s["token"], round(s["p_sampled"], 3)) for s in steps]
+
+
+@friendly_errors
+def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed,
+                progress=gr.Progress()):
+    """Stream the reply, then show each token coloured by its probability and step 1's candidates."""
+    settings = make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed)
+    prompt = validate_prompt(prompt)
+    bundle = load_model(model, progress=progress)
+    input_ids = encode_prompt(bundle.tokenizer, prompt, mode)
+    steps: list[dict] = []
+    ids: list[int] = []
+    for step in generate_tokens(bundle, input_ids, settings):
+        steps.append(asdict(step))
+        ids.append(step.token_id)
+        yield bundle.tokenizer.decode(ids, skip_special_tokens=True), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    if not steps:
+        gr.Warning("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
+        yield "", [], [], gr.Slider(visible=False), None
+        return
+    text = bundle.tokenizer.decode(ids, skip_special_tokens=True)
+    step_slider = gr.Slider(minimum=1, maximum=len(steps), value=1, step=1, visible=len(steps) > 1)
+    yield text, _highlighted(steps), steps, step_slider, _steps_table(steps, 0)
+
+
+def select_token(steps, evt: gr.SelectData):
+    """Clicking a token in the coloured output moves the step slider to it."""
+    return evt.index + 1 if steps else gr.skip()
+
+
+def show_step(steps, step):
+    if not steps:
+        return None
+    index = min(max(int(step) - 1, 0), len(steps) - 1)
+    return _steps_table(steps, index)
+
+
+def _explorer_figure(tokens: list[str], p_model: np.ndarray, p_sampled: np.ndarray) -> Figure:
+    fig = Figure(figsize=(6.4, 5.2), tight_layout=True)
+    ax = fig.subplots()
+    y = np.arange(len(tokens))[::-1]
+    ax.barh(y + 0.2, p_model, height=0.4, color="#b0b7c3", label="p (model, temperature 1)")
+    ax.barh(y - 0.2, p_sampled, height=0.4, color="#e4572e", label="p (sampled from, your settings)")
+    ax.set_yticks(y, tokens)
+    ax.set_xlabel("probability")
+    ax.set_xlim(0, max(1e-3, float(max(p_model.max(), p_sampled.max()))) * 1.08)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def _explorer_view(key, temperature, top_k, top_p, repetition_penalty):
+    cached = _logits_cache.get(key)
+    if cached is None:
+        raise ValueError("Press 'Show next-token probabilities' first.")
+    logits, input_ids, vocab = cached
+    settings = make_settings(temperature, top_k, top_p, repetition_penalty, 1, 0)
+    p_model, p_sampled = reshape(logits, input_ids, settings)
+    order = np.argsort(-p_model)[: limits.EXPLORER_TOP_N]
+    tokens = [vocab[i] for i in order]
+    kept = int((p_sampled > 0).sum())
+    stats = (
+        f"Entropy: **{entropy_bits(p_sampled):.2f} bits** with your settings "
+        f"(model alone: {entropy_bits(p_model):.2f} bits) · candidates left: **{kept:,}** of {len(p_model):,} · "
+        f"probabilities shown sum to {p_sampled.sum():.3f}"
+    )
+    return _explorer_figure(tokens, p_model[order], p_sampled[order]), stats
+
+
+@friendly_errors
+def explore_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress=gr.Progress()):
+    """Compute the next-token logits once for this prompt and draw the top-20 distribution."""
+    prompt = validate_prompt(prompt)
+    bundle = load_model(model, progress=progress)
+    key = (bundle.spec.id, str(bundle.dtype), mode, prompt)
+    if _logits_cache.get(key) is None:
+        logits, input_ids = next_token_logits(bundle, prompt, mode)
+        top = np.argsort(-logits)[: limits.TOP_K_MAX + limits.EXPLORER_TOP_N]
+        vocab = {int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in top}
+        vocab.update({int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in set(input_ids.tolist())})
+        _logits_cache.put(key, (logits, input_ids, _Vocab(vocab, bundle.tokenizer)))
+    figure, stats = _explorer_view(key, temperature, top_k, top_p, repetition_penalty)
+    return key, figure, stats
+
+
+class _Vocab(dict):
+    """Readable strings of the tokens a chart may need; decodes any other token on demand."""
+
+    def __init__(self, known: dict[int, str], tokenizer):
+        super().__init__(known)
+        self._tokenizer = tokenizer
+
+    def __missing__(self, token_id):
+        return show_token(self._tokenizer.decode([int(token_id)]))
+
+
+@friendly_errors
+def reshape_ui(key, temperature, top_k, top_p, repetition_penalty):
+    """Re-draw the explorer for new slider values, without running the model again."""
+    if not key:
+        return gr.skip(), gr.skip()
+    return _explorer_view(tuple(key), temperature, top_k, top_p, repetition_penalty)
+
+
+def _attention_figure(tokens: list[str], weights: np.ndarray, layer: int, head: int) -> Figure:
+    n = len(tokens)
+    size = 3.2 + 0.12 * n
+    fig = Figure(figsize=(size, size), tight_layout=True)
+    ax = fig.subplots()
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(n), tokens, rotation=90, fontsize=7 if n > 24 else 9)
+    ax.set_yticks(range(n), tokens, fontsize=7 if n > 24 else 9)
+    ax.set_xlabel("attends to (key)")
+    ax.set_ylabel("token (query)")
+    ax.set_title(f"Layer {layer}, head {head}")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+@friendly_errors
+def attention_ui(prompt, mode, model, layer, head, progress=gr.Progress()):
+    """Run the float32, eager-attention copy of the model once and draw one head's weights."""
+    prompt = validate_prompt(prompt)
+    bundle = load_model(model, purpose="inspect", progress=progress)
+    key = (bundle.spec.id, mode, prompt)
+    if _attention_cache.get(key) is None:
+        _attention_cache.put(key, attention_maps(bundle, prompt, mode))
+    figure, info, layer_slider, head_slider = _attention_view(key, layer, head)
+    return key, figure, info, layer_slider, head_slider
+
+
+def _attention_view(key, layer, head):
+    cached = _attention_cache.get(tuple(key))
+    if cached is None:
+        raise ValueError("Press 'Show attention' first.")
+    tokens, weights = cached
+    n_layers, n_heads = weights.shape[:2]
+    layer = min(max(int(layer), 0), n_layers - 1)
+    head = min(max(int(head), 0), n_heads - 1)
+    info = f"{len(tokens)} tokens · {n_layers} layers × {n_heads} heads · float32, eager attention"
+    return (
+        _attention_figure(tokens, weights[layer, head], layer, head),
+        info,
+        gr.Slider(maximum=n_layers - 1, value=layer),
+        gr.Slider(maximum=n_heads - 1, value=head),
+    )
+
+
+@friendly_errors
+def attention_redraw(key, layer, head):
+    if not key:
+        return gr.skip(), gr.skip()
+    figure, info, _, _ = _attention_view(key, layer, head)
+    return figure, info
+
+
+def build() -> None:
+    """Lay out the topic 4 demo in the current tab and wire its events."""
+    gr.Markdown("### Generate, then look inside")
+    prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], lines=3)
+    with gr.Row():
+        mode = gr.Radio(list(MODES), value=DEFAULTS["mode"], label="Mode")
+        model = gr.Dropdown(
+            MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+            info="Embedded models work offline; hub models (or any hub id you type) need the hub once.",
+        )
+    with gr.Accordion("Sampling settings", open=True):
+        with gr.Row():
+            temperature = gr.Slider(0, limits.TEMPERATURE_MAX, value=DEFAULTS["temperature"], step=0.05,
+                                    label="Temperature", info="0 = greedy (always the most likely token)")
+            top_k = gr.Slider(0, limits.TOP_K_MAX, value=DEFAULTS["top_k"], step=1, label="Top-k", info="0 = off")
+        with gr.Row():
+            top_p = gr.Slider(limits.TOP_P_MIN, 1.0, value=DEFAULTS["top_p"], step=0.01, label="Top-p", info="1 = off")
+            repetition_penalty = gr.Slider(1.0, limits.REPETITION_PENALTY_MAX, value=DEFAULTS["repetition_penalty"],
+                                           step=0.05, label="Repetition penalty", info="1 = off")
+        with gr.Row():
+            max_new_tokens = gr.Slider(1, limits.MAX_NEW_TOKENS, value=DEFAULTS["max_new_tokens"], step=1,
+                                       label="Max new tokens")
+            seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
+    with gr.Row():
+        generate = gr.Button("Generate", variant="primary")
+        stop = gr.Button("Stop", variant="stop")
+    output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"])
+    tokens = gr.HighlightedText(
+        label="Tokens coloured by probability", show_legend=False, combine_adjacent=False,
+    )
+    gr.Markdown("Darker = the token was more probable when it was sampled. Click a token, or move **Step**, to see "
+                "the candidates the model weighed at that step.", elem_classes="cm-header")
+    steps_state = gr.State([])
+    step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
+    step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)
+
+    with gr.Accordion("Next-token explorer", open=True):
+        gr.Markdown("The logits are computed once for the prompt; the sampling sliders above reshape the "
+                    "distribution live. Grey: the model's own probabilities. Orange: what your settings leave.")
+        explore = gr.Button("Show next-token probabilities")
+        explorer_key = gr.State(None)
+        explorer_plot = gr.Plot(label="Top-20 next tokens", format="png")
+        explorer_stats = gr.Markdown()
+
+    with gr.Accordion("Attention", open=True):
+        gr.Markdown(f"One head's attention weights over the input (up to {limits.ATTENTION_MAX_TOKENS} tokens). "
+                    "Row = the token doing the looking, column = the token looked at.")
+        with gr.Row():
+            layer = gr.Slider(0, 29, value=0, step=1, label="Layer")
+            head = gr.Slider(0, 8, value=0, step=1, label="Head")
+        show_attention = gr.Button("Show attention")
+        attention_key = gr.State(None)
+        attention_info = gr.Markdown()
+        attention_plot = gr.Plot(label="Attention weights", format="png")
+
+    gr.Examples(
+        EXAMPLES,
+        inputs=[prompt, mode, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed],
+        label="Examples: the same prompt and seed, one control changed",
+    )
+
+    sampling = [temperature, top_k, top_p, repetition_penalty]
+    gen_event = generate.click(
+        generate_ui,
+        inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
+        outputs=[output, tokens, steps_state, step, step_table],
+        api_name="language_generate",
+        concurrency_id=CONCURRENCY_ID,
+        concurrency_limit=1,
+    )
+    stop.click(None, cancels=[gen_event], api_visibility="private")
+    tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
+    step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
+    explore.click(
+        explore_ui,
+        inputs=[prompt, mode, model, *sampling],
+        outputs=[explorer_key, explorer_plot, explorer_stats],
+        api_name="language_next_token",
+        concurrency_id=CONCURRENCY_ID,
+        concurrency_limit=1,
+    )
+    for slider in sampling:
+        slider.change(reshape_ui, inputs=[explorer_key, *sampling], outputs=[explorer_plot, explorer_stats],
+                      api_visibility="private", trigger_mode="always_last")
+    show_attention.click(
+        attention_ui,
+        inputs=[prompt, mode, model, layer, head],
+        outputs=[attention_key, attention_plot, attention_info, layer, head],
+        api_name="language_attention",
+        concurrency_id=CONCURRENCY_ID,
+        concurrency_limit=1,
+    )
+    for slider in (layer, head):
+        slider.change(attention_redraw, inputs=[attention_key, layer, head], outputs=[attention_plot, attention_info],
+                      api_visibility="private", trigger_mode="always_last")
