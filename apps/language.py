@@ -551,6 +551,34 @@ def build() -> None:
     step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
     step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)
 
+    gr.Examples(
+        EXAMPLES,
+        inputs=[prompt, mode, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed],
+        label="Examples: the same prompt and seed, one control changed",
+    )
+
+    sampling = [temperature, top_k, top_p, repetition_penalty]
+    gen_event = generate.click(
+        generate_ui,
+        inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
+        outputs=[output, tokens, steps_state, step, step_table],
+        api_name="language_generate",
+        concurrency_id=CONCURRENCY_ID,
+        concurrency_limit=1,
+    )
+    stop.click(None, cancels=[gen_event], api_visibility="private")
+    tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
+    step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
+    _look_inside(prompt, mode, model, sampling, api_prefix="language")
+
+
+def _look_inside(prompt, mode, model, sampling, api_prefix: str | None) -> None:
+    """The next-token explorer and the attention view, wired to the given inputs.
+
+    ``api_prefix`` names the API endpoints (``<prefix>_next_token``, ``<prefix>_attention``);
+    ``None`` keeps them private (for a second copy of the views elsewhere in the course).
+    """
+    api = (lambda name: dict(api_name=f"{api_prefix}_{name}")) if api_prefix else (lambda name: dict(api_visibility="private"))
     with gr.Accordion("Next-token explorer", open=True):
         gr.Markdown("The logits are computed once for the prompt; the sampling sliders above reshape the "
                     "distribution live. Grey: the model's own probabilities. Orange: what your settings leave.")
@@ -570,29 +598,11 @@ def build() -> None:
         attention_info = gr.Markdown()
         attention_plot = gr.Plot(label="Attention weights", format="png")
 
-    gr.Examples(
-        EXAMPLES,
-        inputs=[prompt, mode, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed],
-        label="Examples: the same prompt and seed, one control changed",
-    )
-
-    sampling = [temperature, top_k, top_p, repetition_penalty]
-    gen_event = generate.click(
-        generate_ui,
-        inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
-        outputs=[output, tokens, steps_state, step, step_table],
-        api_name="language_generate",
-        concurrency_id=CONCURRENCY_ID,
-        concurrency_limit=1,
-    )
-    stop.click(None, cancels=[gen_event], api_visibility="private")
-    tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
-    step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
     explore.click(
         explore_ui,
         inputs=[prompt, mode, model, *sampling],
         outputs=[explorer_key, explorer_plot, explorer_stats],
-        api_name="language_next_token",
+        **api("next_token"),
         concurrency_id=CONCURRENCY_ID,
         concurrency_limit=1,
     )
@@ -603,10 +613,24 @@ def build() -> None:
         attention_ui,
         inputs=[prompt, mode, model, layer, head],
         outputs=[attention_key, attention_plot, attention_info, layer, head],
-        api_name="language_attention",
+        **api("attention"),
         concurrency_id=CONCURRENCY_ID,
         concurrency_limit=1,
     )
     for slider in (layer, head):
         slider.change(attention_redraw, inputs=[attention_key, layer, head], outputs=[attention_plot, attention_info],
                       api_visibility="private", trigger_mode="always_last")
+
+
+def build_transformer_view(prompt: str = "The cat sat on the mat because it") -> None:
+    """A compact copy of the look-inside views on the embedded model, for topic 2's Transformer sub-tab."""
+    gr.Markdown("The transformer below is the course's real language model (SmolLM2-135M-Instruct). "
+                "[Open it in the Language tab](?tab=language) to generate text with it.")
+    text = gr.Textbox(label="Sentence", value=prompt, lines=1)
+    with gr.Row():
+        temperature = gr.Slider(0, limits.TEMPERATURE_MAX, value=1.0, step=0.05, label="Temperature")
+        top_k = gr.Slider(0, limits.TOP_K_MAX, value=0, step=1, label="Top-k", info="0 = off")
+        top_p = gr.Slider(limits.TOP_P_MIN, 1.0, value=1.0, step=0.01, label="Top-p", info="1 = off")
+    repetition_penalty = gr.State(1.0)
+    _look_inside(text, gr.State("Raw continuation"), gr.State(DEFAULT_MODEL),
+                 [temperature, top_k, top_p, repetition_penalty], api_prefix=None)

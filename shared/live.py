@@ -1,0 +1,311 @@
+"""Live training: a model learns in small steps while the learner watches, pauses, changes a setting, resumes.
+
+The idea is TensorFlow Playground's and GAN Lab's: training is a loop of short steps, and the page
+redraws between them. Here the loop is driven by the page itself: a ``gr.Timer`` ticks a few times a
+second while the learner has pressed Play; each tick runs as many training steps as fit in a small
+time budget (tens of milliseconds), then redraws. No thread runs in the background, so a paused or
+closed page costs nothing, and one learner's tick never holds the server for long.
+
+Two layers, so topic 2 (GAN, VAE, diffusion) and topic 3 (a neural network) share one mechanism:
+
+- model side (no gradio): a *trainer* is any object with ``train_step() -> dict[str, float]`` (one
+  small optimisation step, returning its metrics, e.g. ``{"loss": 0.31}``) and, optionally,
+  ``configure(**settings)`` (apply settings that may change mid-training, such as learning rates).
+  :class:`LiveRun` wraps a trainer with its step count, a bounded metric history and NaN detection;
+  :func:`advance` runs steps within a budget; :class:`RunStore` keeps every learner's run, bounded
+  in number and lifetime.
+- UI side: :func:`controls` lays out Play / Pause / Step / Reset and a status line; :func:`wire`
+  connects them to a store, a trainer factory and a render function.
+
+Each learner's ``gr.State`` holds only a random key into the store, so memory is bounded by
+``max_runs`` however many learners there are; a run unused for ``ttl_s`` seconds is dropped (the
+learner sees "press Play to start again", never a crash).
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import gradio as gr
+
+from shared import limits
+from shared.ui import friendly_errors
+
+
+class Trainer(Protocol):
+    def train_step(self) -> dict[str, float]:
+        """One small optimisation step; returns its metrics (finite floats while training is healthy)."""
+        ...
+
+
+class History:
+    """Metric values over training steps, at most ``max_points`` of them however long training runs.
+
+    When full, every other point is dropped and from then on only every ``stride``-th step is kept,
+    so the whole run stays visible at a coarser resolution.
+    """
+
+    def __init__(self, max_points: int = limits.LIVE_HISTORY_POINTS):
+        self.max_points = max_points
+        self.stride = 1
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {}
+
+    def append(self, step: int, metrics: dict[str, float]) -> None:
+        if step % self.stride:
+            return
+        self.steps.append(step)
+        for name, value in metrics.items():
+            self.values.setdefault(name, [math.nan] * (len(self.steps) - 1)).append(float(value))
+        for values in self.values.values():
+            if len(values) < len(self.steps):
+                values.append(math.nan)
+        if len(self.steps) > self.max_points:
+            self.steps = self.steps[::2]
+            self.values = {k: v[::2] for k, v in self.values.items()}
+            self.stride *= 2
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class LiveRun:
+    """One learner's model in training: the trainer, how far it got, and whether it diverged."""
+
+    trainer: Any
+    settings: dict = field(default_factory=dict)
+    steps: int = 0
+    train_s: float = 0.0  # seconds spent inside train_step, for "training time" figures
+    history: History = field(default_factory=History)
+    diverged: str | None = None  # a learner-readable message once a metric became NaN or infinite
+    running: bool = False  # the learner pressed Play and not Pause since
+    last_metrics: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def status(self) -> str:
+        """One line for the page: step count, latest metrics, or the divergence message."""
+        if self.diverged:
+            return f"⚠️ {self.diverged}"
+        if not self.steps:
+            return "Not trained yet: press **Play** (or **Step**)."
+        shown = " · ".join(f"{k} {v:.4g}" for k, v in self.last_metrics.items())
+        rate = self.steps / self.train_s if self.train_s > 0 else 0.0
+        return f"Step **{self.steps:,}** · {shown} · {rate:,.0f} steps/s"
+
+
+def _first_non_finite(metrics: dict[str, float]) -> str | None:
+    for name, value in metrics.items():
+        if not math.isfinite(float(value)):
+            return name
+    return None
+
+
+def advance(run: LiveRun, max_steps: int, budget_s: float = limits.LIVE_TICK_BUDGET_S,
+            step: Callable[[], dict[str, float]] | None = None) -> int:
+    """Run up to ``max_steps`` training steps, stopping early once ``budget_s`` seconds have passed.
+
+    At least one step runs (unless the run has diverged). ``step`` replaces ``run.trainer.train_step``
+    for special steps (e.g. a GAN's discriminator-only step). A step whose metrics are NaN or infinite
+    marks the run diverged (``run.diverged`` holds the message) and stops it; further calls do nothing
+    until the learner resets.
+
+    Returns:
+        The number of steps run.
+    """
+    step = step or run.trainer.train_step
+    done = 0
+    with run.lock:
+        start = time.perf_counter()
+        while done < max_steps and not run.diverged:
+            t0 = time.perf_counter()
+            metrics = step()
+            run.train_s += time.perf_counter() - t0
+            run.steps += 1
+            done += 1
+            bad = _first_non_finite(metrics)
+            if bad is not None:
+                run.diverged = (
+                    f"Training diverged at step {run.steps:,}: the {bad} became {metrics[bad]}. "
+                    "Lower the learning rate, then press Reset."
+                )
+                break
+            run.last_metrics = {k: float(v) for k, v in metrics.items()}
+            run.history.append(run.steps, metrics)
+            if time.perf_counter() - start >= budget_s:
+                break
+    return done
+
+
+class RunStore:
+    """Every learner's :class:`LiveRun`, keyed by a random string kept in the learner's ``gr.State``.
+
+    Bounded: at most ``max_runs`` runs (the least recently used is dropped first), and a run untouched
+    for ``ttl_s`` seconds is dropped. Thread-safe.
+    """
+
+    def __init__(self, max_runs: int = limits.LIVE_MAX_RUNS, ttl_s: float = limits.LIVE_RUN_TTL_S):
+        self.max_runs, self.ttl_s = max_runs, ttl_s
+        self._runs: OrderedDict[str, tuple[float, LiveRun]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _expire(self, now: float) -> None:
+        for key in [k for k, (t, _) in self._runs.items() if now - t > self.ttl_s]:
+            del self._runs[key]
+        while len(self._runs) > self.max_runs:
+            self._runs.popitem(last=False)
+
+    def put(self, run: LiveRun, key: str | None = None) -> str:
+        """Store ``run`` (under ``key`` if given, replacing what was there) and return its key."""
+        key = key or secrets.token_hex(8)
+        with self._lock:
+            now = time.monotonic()
+            self._runs[key] = (now, run)
+            self._runs.move_to_end(key)
+            self._expire(now)
+        return key
+
+    def get(self, key: str | None) -> LiveRun | None:
+        """The run under ``key``, or ``None`` if there is none (never created, expired or evicted)."""
+        if not key:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            self._expire(now)
+            item = self._runs.get(key)
+            if item is None:
+                return None
+            self._runs[key] = (now, item[1])
+            self._runs.move_to_end(key)
+            return item[1]
+
+    def drop(self, key: str | None) -> None:
+        with self._lock:
+            self._runs.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._runs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The UI side: buttons, a timer, and the event wiring every live demo shares
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class LiveControls:
+    key: gr.State
+    timer: gr.Timer
+    play: gr.Button
+    pause: gr.Button
+    step: gr.Button
+    reset: gr.Button
+    status: gr.Markdown
+
+
+def controls(tick_s: float = limits.LIVE_TICK_S) -> LiveControls:
+    """Lay out Play / Pause / Step / Reset, a status line and the (inactive) timer that drives training."""
+    key = gr.State(None)
+    timer = gr.Timer(tick_s, active=False)
+    with gr.Row():
+        play = gr.Button("▶ Play", variant="primary", min_width=80)
+        pause = gr.Button("⏸ Pause", min_width=80)
+        step = gr.Button("⏭ Step", min_width=80)
+        reset = gr.Button("↺ Reset", variant="stop", min_width=80)
+    status = gr.Markdown("Not trained yet: press **Play** (or **Step**).")
+    return LiveControls(key, timer, play, pause, step, reset, status)
+
+
+def wire(
+    c: LiveControls,
+    store: RunStore,
+    *,
+    name: str,
+    make_trainer: Callable[..., Any],
+    settings: Sequence[gr.components.Component],
+    render: Callable[[LiveRun], tuple],
+    outputs: Sequence[gr.components.Component],
+    steps_per_tick: int = limits.LIVE_MAX_STEPS_PER_TICK,
+    extra_steps: dict[gr.Button, Callable[[Any], Callable[[], dict[str, float]]]] | None = None,
+    concurrency_id: str | None = None,
+) -> None:
+    """Connect the controls to a trainer.
+
+    Args:
+        name: prefix of the API names (``{name}_step``, ``{name}_reset``).
+        make_trainer: ``make_trainer(*setting_values) -> trainer``; raises ``ValueError`` for bad settings.
+            Called on Reset, and on Play / Step when the learner has no run yet (or it expired).
+        settings: the components whose values ``make_trainer`` takes, in order. Each tick also passes
+            them to ``trainer.configure(*values)`` when the trainer has one, so a learner can change
+            settings such as learning rates mid-training.
+        render: ``render(run) -> values for outputs`` (figures, tables), called after every tick.
+        extra_steps: more step buttons, e.g. ``{d_step_button: lambda trainer: trainer.discriminator_step}``.
+    """
+    all_outputs = [c.key, c.timer, c.status, *outputs]
+
+    def get_or_create(key, values):
+        run = store.get(key)
+        if run is None:
+            run = LiveRun(make_trainer(*values))
+            key = store.put(run)
+        elif hasattr(run.trainer, "configure"):
+            run.trainer.configure(*values)
+        return key, run
+
+    def show(key, run):
+        if run.diverged and run.running:
+            gr.Warning(run.diverged)
+        run.running = run.running and not run.diverged
+        # A tick still in flight when Pause is pressed must not switch the timer back on: it asks the run.
+        return (key, gr.Timer(active=run.running), run.status(), *render(run))
+
+    @friendly_errors
+    def play(key, *values):
+        key, run = get_or_create(key, values)
+        run.running = True
+        return show(key, run)
+
+    @friendly_errors
+    def tick(key, *values):
+        key, run = get_or_create(key, values)
+        if run.running:
+            advance(run, steps_per_tick)
+        return show(key, run)
+
+    def pause(key):
+        run = store.get(key)
+        if run is not None:
+            run.running = False
+        return gr.Timer(active=False)
+
+    def one_step(choose: Callable[[Any], Callable] | None):
+        @friendly_errors
+        def fn(key, *values):
+            key, run = get_or_create(key, values)
+            run.running = False
+            advance(run, 1, step=choose(run.trainer) if choose else None)
+            return show(key, run)
+
+        return fn
+
+    @friendly_errors
+    def reset(key, *values):
+        run = LiveRun(make_trainer(*values))
+        key = store.put(run, key)
+        return (key, gr.Timer(active=False), run.status(), *render(run))
+
+    inputs = [c.key, *settings]
+    common = dict(concurrency_id=concurrency_id or name)
+    c.play.click(play, inputs, all_outputs, api_visibility="private", **common)
+    c.timer.tick(tick, inputs, all_outputs, api_visibility="private", **common)
+    c.pause.click(pause, [c.key], [c.timer], api_visibility="private", queue=False)
+    c.step.click(one_step(None), inputs, all_outputs, api_name=f"{name}_step", **common)
+    c.reset.click(reset, inputs, all_outputs, api_name=f"{name}_reset", **common)
+    for button, choose in (extra_steps or {}).items():
+        button.click(one_step(choose), inputs, all_outputs, api_visibility="private", **common)

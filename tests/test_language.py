@@ -1,0 +1,126 @@
+"""Topic 4 on the real embedded model (SmolLM2-135M-Instruct): sampling, probabilities, attention, bad input."""
+import numpy as np
+import pytest
+import torch
+
+from apps import language as L
+from shared import limits
+
+PROMPT = "Once upon a time, in a quiet village,"
+
+
+def settings(**kw):
+    base = dict(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, max_new_tokens=12, seed=0)
+    return L.make_settings(**{**base, **kw})
+
+
+def test_same_seed_gives_the_same_text_and_another_seed_other_text(embedded_lm):
+    a, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=1))
+    b, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=1))
+    c, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=2))
+    assert a == b
+    assert a != c
+    assert len(a.split()) >= 3
+
+
+def test_greedy_matches_transformers_generate(embedded_lm):
+    text, steps = L.generate_text(embedded_lm, "The capital of France is", "Raw continuation",
+                                  settings(temperature=0.0, max_new_tokens=10))
+    ids = L.encode_prompt(embedded_lm.tokenizer, "The capital of France is", "Raw continuation")
+    reference = embedded_lm.model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
+    assert [s.token_id for s in steps] == reference.tolist()[: len(steps)]
+    assert all(s.p_sampled == 1.0 for s in steps)  # greedy: the chosen token had all the mass
+
+
+def test_higher_temperature_spreads_probability_mass(embedded_lm):
+    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    entropies = [L.entropy_bits(L.reshape(logits, ids, settings(temperature=t))[1]) for t in (0.3, 1.0, 1.8)]
+    assert entropies[0] < entropies[1] < entropies[2]
+
+
+def test_top_k_leaves_exactly_k_candidates(embedded_lm):
+    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    for k in (1, 5, 40):
+        _, p = L.reshape(logits, ids, settings(top_k=k))
+        assert int((p > 0).sum()) == k
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p(embedded_lm):
+    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    p_model, p = L.reshape(logits, ids, settings(top_p=0.5))
+    kept = np.sort(p_model[p > 0])[::-1]
+    assert kept.sum() >= 0.5 - 1e-4 and kept[:-1].sum() < 0.5
+
+
+def test_probabilities_shown_sum_to_one(embedded_lm):
+    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    for s in (settings(), settings(temperature=0.5, top_k=20, top_p=0.9, repetition_penalty=1.3)):
+        p_model, p = L.reshape(logits, ids, s)
+        assert p_model.sum() == pytest.approx(1.0, abs=1e-4)
+        assert p.sum() == pytest.approx(1.0, abs=1e-4)
+    _, steps = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(top_k=20, max_new_tokens=5))
+    for step in steps:
+        assert 0 < step.p_sampled <= 1 and 0 < step.p_model <= 1
+        assert len(step.top) == limits.STEP_TOP_N
+        assert [t[1] for t in step.top] == sorted((t[1] for t in step.top), reverse=True)
+
+
+def test_repetition_penalty_lowers_the_probability_of_repeated_tokens(embedded_lm):
+    prompt = "I like apples, apples, apples and"
+    logits, ids = L.next_token_logits(embedded_lm, prompt, "Raw continuation")
+    apples = embedded_lm.tokenizer(" apples", add_special_tokens=False).input_ids[0]
+    _, plain = L.reshape(logits, ids, settings())
+    _, penalised = L.reshape(logits, ids, settings(repetition_penalty=1.8))
+    assert penalised[apples] < plain[apples]
+
+
+def test_chat_mode_wraps_the_prompt_in_the_chat_template(embedded_lm):
+    tok = embedded_lm.tokenizer
+    chat = tok.decode(L.encode_prompt(tok, "Hello", "Chat")[0])
+    raw = tok.decode(L.encode_prompt(tok, "Hello", "Raw continuation")[0])
+    assert "<|im_start|>user" in chat and chat.rstrip().endswith("assistant")
+    assert raw == "Hello"
+
+
+def test_attention_rows_sum_to_one_and_are_causal(embedded_lm_inspect):
+    tokens, w = L.attention_maps(embedded_lm_inspect, "The cat sat on the mat.", "Raw continuation")
+    config = embedded_lm_inspect.model.config
+    assert w.shape == (config.num_hidden_layers, config.num_attention_heads, len(tokens), len(tokens))
+    assert w.dtype == np.float32
+    np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-4)
+    assert np.allclose(np.triu(w, k=1), 0.0)
+    assert not np.allclose(w[0, 0], w[-1, -1])  # heads differ
+
+
+def test_attention_view_refuses_inputs_over_the_limit(embedded_lm_inspect):
+    with pytest.raises(ValueError, match=str(limits.ATTENTION_MAX_TOKENS)):
+        L.attention_maps(embedded_lm_inspect, "word " * 100, "Raw continuation")
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n ", "x" * (limits.PROMPT_MAX_CHARS + 1)])
+def test_empty_or_oversized_prompts_are_refused(prompt):
+    with pytest.raises(ValueError):
+        L.validate_prompt(prompt)
+
+
+@pytest.mark.parametrize("field,value", [
+    ("max_new_tokens", 0), ("max_new_tokens", limits.MAX_NEW_TOKENS + 1), ("top_k", limits.TOP_K_MAX + 1),
+    ("top_k", 2.5), ("temperature", -0.1), ("temperature", float("nan")), ("top_p", 0.0), ("seed", -1),
+    ("repetition_penalty", "lots"),
+])
+def test_out_of_range_settings_are_refused(field, value):
+    with pytest.raises(ValueError):
+        settings(**{field: value})
+
+
+def test_unknown_mode_is_refused(embedded_lm):
+    with pytest.raises(ValueError, match="Mode"):
+        L.encode_prompt(embedded_lm.tokenizer, "Hi", "Poetry")
+
+
+def test_generation_does_not_touch_the_global_random_state(embedded_lm):
+    torch.manual_seed(123)
+    expected = torch.rand(1)
+    torch.manual_seed(123)
+    L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(max_new_tokens=4))
+    assert torch.rand(1) == expected

@@ -1,0 +1,130 @@
+"""The shared model loader: caching, locking, the memory budget, hub loading, offline fallback, safety."""
+import threading
+
+import pytest
+import torch
+
+from shared import catalog
+from shared.catalog import ModelSpec
+from shared.loader import Loader, ModelUnavailable, hub_status
+from tests.conftest import save_tiny_llama
+
+
+def hub_spec(path, model_id="tiny", fallback=None, ram_gb=0.001) -> ModelSpec:
+    return ModelSpec(id=model_id, label=f"{model_id} (test)", task="text-generation", source="hub",
+                     repo_id=str(path), revision=None, licence="test", ram_gb=ram_gb,
+                     description="a tiny random model", fallback=fallback)
+
+
+def test_hub_path_loads_a_saved_pretrained_llama(tiny_llama, tmp_path):
+    bundle = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(hub_spec(tiny_llama))
+    ids = bundle.tokenizer("the cat sat", return_tensors="pt").input_ids
+    logits = bundle.model(input_ids=ids).logits
+    assert logits.shape == (1, 3, bundle.model.config.vocab_size)
+    assert bundle.dtype == torch.float32 and bundle.device == "cpu"
+    assert bundle.nbytes > 0 and bundle.notice is None
+
+
+def test_second_load_returns_the_same_object(tiny_llama, tmp_path):
+    loader = Loader(budget_bytes=2**30, cache_dir=tmp_path)
+    first = loader.load(hub_spec(tiny_llama))
+    assert loader.load(hub_spec(tiny_llama)) is first
+    assert loader.loads == 1
+
+
+def test_inspect_purpose_is_a_separate_eager_copy(tiny_llama, tmp_path):
+    loader = Loader(budget_bytes=2**30, cache_dir=tmp_path)
+    run = loader.load(hub_spec(tiny_llama))
+    inspect = loader.load(hub_spec(tiny_llama), purpose="inspect")
+    assert inspect is not run
+    assert inspect.model.config._attn_implementation == "eager"
+    out = inspect.model(input_ids=torch.tensor([[1, 3, 4]]), output_attentions=True)
+    assert out.attentions[0].shape == (1, 2, 3, 3)
+
+
+def test_lru_evicts_the_least_recently_used_model_under_a_small_budget(tmp_path):
+    a = save_tiny_llama(tmp_path / "a", seed=1)
+    b = save_tiny_llama(tmp_path / "b", seed=2)
+    c = save_tiny_llama(tmp_path / "c", seed=3)
+    probe = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(hub_spec(a, "a"))
+    size_gb = probe.nbytes / 2**30
+    loader = Loader(budget_bytes=int(probe.nbytes * 2.5), cache_dir=tmp_path)  # room for two
+    loader.load(hub_spec(a, "a", ram_gb=size_gb))
+    loader.load(hub_spec(b, "b", ram_gb=size_gb))
+    loader.load(hub_spec(a, "a", ram_gb=size_gb))  # a is now the most recently used
+    loader.load(hub_spec(c, "c", ram_gb=size_gb))
+    assert loader.cached() == ["a", "c"]
+    assert loader.used_bytes() <= loader.budget_bytes
+
+
+def test_a_model_larger_than_the_whole_budget_is_refused(tiny_llama, tmp_path):
+    loader = Loader(budget_bytes=2**20, cache_dir=tmp_path)
+    with pytest.raises(ModelUnavailable, match="memory budget"):
+        loader.load(hub_spec(tiny_llama, ram_gb=1.0))
+
+
+def test_two_threads_loading_one_id_load_it_once(tiny_llama, tmp_path):
+    loader = Loader(budget_bytes=2**30, cache_dir=tmp_path)
+    start = threading.Barrier(4)
+    results = []
+
+    def worker():
+        start.wait()
+        results.append(loader.load(hub_spec(tiny_llama)))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert loader.loads == 1
+    assert len(results) == 4 and all(r is results[0] for r in results)
+
+
+def test_a_folder_with_only_bin_weights_is_refused(tiny_llama, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    model.config.save_pretrained(pickled)
+    torch.save(model.state_dict(), pickled / "pytorch_model.bin")
+    with pytest.raises(ModelUnavailable, match="safetensors"):
+        Loader(budget_bytes=2**30, cache_dir=tmp_path).load(hub_spec(pickled))
+
+
+def test_offline_hub_model_falls_back_to_the_embedded_one_with_a_notice(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert not hub_status().online
+    spec = catalog.get("HuggingFaceTB/not-a-cached-model-xyz")
+    from shared.loader import default_loader
+
+    bundle = default_loader().load(spec)
+    assert bundle.spec.id == catalog.EMBEDDED_LM
+    assert "not-a-cached-model-xyz" in bundle.notice and "offline" in bundle.notice
+
+
+def test_catalog_resolves_ids_labels_and_hub_ids_but_not_paths(tmp_path):
+    assert catalog.get(catalog.EMBEDDED_LM).source == "embedded"
+    assert catalog.get("SmolLM2-360M-Instruct (hub)").repo_id == "HuggingFaceTB/SmolLM2-360M-Instruct"
+    assert catalog.get("someone/some-model").fallback == catalog.EMBEDDED_LM
+    (tmp_path / "x").mkdir()
+    for bad in ["", "   ", "not a model", str(tmp_path / "x"), "../etc/passwd"]:
+        with pytest.raises(ValueError):
+            catalog.get(bad)
+
+
+def test_every_hub_model_in_the_catalog_has_an_embedded_fallback_of_its_task():
+    for spec in catalog.CATALOG:
+        if spec.source == "hub":
+            fallback = catalog.get(spec.fallback)
+            assert fallback.source == "embedded" and fallback.task == spec.task
+
+
+def test_embedded_sentence_encoder_gives_384_dimensional_vectors(tmp_path):
+    bundle = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(catalog.EMBEDDED_EMBEDDER)
+    batch = bundle.tokenizer(["a cat", "a dog"], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        hidden = bundle.model(**batch).last_hidden_state
+    assert hidden.shape[0] == 2 and hidden.shape[-1] == 384
+    assert not torch.allclose(hidden[0, 0], hidden[1, 0])
