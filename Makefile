@@ -1,0 +1,39 @@
+# The two commands of the README:  make run  (set up + serve the app offline)  and  make test.
+# Each creates or reuses the virtual environment in $(VENV).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test install install-dev chromium bench
+
+run: install
+	$(PY) app.py
+
+test: install-dev chromium
+	CM_REQUIRE_BROWSER=1 $(PY) -m pytest
+
+bench: install-dev
+	$(PY) bench/startup.py
+	$(PY) bench/lm.py
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt requirements-embedded.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-embedded.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; \
+	fi

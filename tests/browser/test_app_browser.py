@@ -1,0 +1,92 @@
+"""The course in headless Chromium at a projector's size: every tab, deep links, and a generation on tab 4.
+
+Screenshots land in screenshots/ for a person to look at.
+"""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from apps import TOPICS
+from tests.conftest import ROOT, SCREENSHOTS
+
+
+def lesson_title(topic) -> str:
+    first = (ROOT / "lessons" / f"{topic.number:02d}_{topic.slug}.md").read_text(encoding="utf-8").splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def open_app(page, url):
+    page.goto(url, wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(".gradio-container", timeout=60_000)
+
+
+def error_toasts(page) -> list[str]:
+    return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
+
+
+def test_every_tab_shows_its_lesson_without_errors(app_url, browser_page):
+    page = browser_page
+    open_app(page, app_url)
+    expect(page.get_by_text("Models run on", exact=False).first).to_be_visible(timeout=30_000)
+    for topic in TOPICS:
+        page.get_by_role("tab", name=topic.tab_title, exact=True).click()
+        heading = page.get_by_role("heading", name=lesson_title(topic), exact=True)
+        expect(heading).to_be_visible(timeout=15_000)
+        page.screenshot(path=SCREENSHOTS / f"tab_{topic.number:02d}_{topic.slug}.png")
+        assert not error_toasts(page), topic.slug
+        panel = page.get_by_role("tabpanel").filter(visible=True).first
+        assert panel.locator(".katex-error").count() == 0, f"LaTeX error in {topic.slug}"
+        assert panel.locator(".katex").count() > 0, f"no math rendered in {topic.slug}"
+        assert "$$" not in panel.inner_text(), f"unrendered math in {topic.slug}"
+    page.get_by_role("tab", name="Glossary", exact=True).click()
+    expect(page.get_by_role("heading", name="Glossary", exact=True)).to_be_visible()
+    assert not [e for e in page.errors if "favicon" not in e]
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.slug)
+def test_tab_deep_link_opens_that_tab(app_url, browser_page, topic):
+    page = browser_page
+    open_app(page, f"{app_url}?tab={topic.slug}")
+    tab = page.get_by_role("tab", name=topic.tab_title, exact=True)
+    expect(tab).to_have_attribute("aria-selected", "true", timeout=30_000)
+    expect(page.get_by_role("heading", name=lesson_title(topic), exact=True)).to_be_visible()
+
+
+def test_unknown_deep_link_warns_and_opens_the_first_tab(app_url, browser_page):
+    page = browser_page
+    open_app(page, f"{app_url}?tab=nope")
+    expect(page.get_by_text("There is no tab called 'nope'", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("tab", name=TOPICS[0].tab_title, exact=True)).to_have_attribute("aria-selected", "true")
+
+
+def test_generate_on_the_language_tab_streams_text_and_colours_tokens(app_url, browser_page):
+    page = browser_page
+    open_app(page, f"{app_url}?tab=language")
+    page.get_by_label("Prompt", exact=True).fill("Write one sentence about the sea.")
+    page.get_by_label("Max new tokens", exact=True).first.fill("24")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    output = page.get_by_label("Output", exact=True)
+    expect(output).not_to_have_value("", timeout=120_000)
+    expect(page.get_by_text("Top-10 candidates at this step")).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Show next-token probabilities", exact=True).click()
+    expect(page.get_by_text(re.compile(r"candidates left"))).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Show attention", exact=True).click()
+    expect(page.get_by_text(re.compile(r"30 layers × 9 heads"))).to_be_visible(timeout=60_000)
+    page.screenshot(path=SCREENSHOTS / "language_generated.png", full_page=True)
+    assert len(output.input_value().split()) >= 3
+    assert not error_toasts(page)
+
+
+def test_a_glossary_link_in_a_lesson_opens_the_term(app_url, browser_page):
+    page = browser_page
+    open_app(page, f"{app_url}?tab=language")
+    link = page.get_by_role("tabpanel").filter(visible=True).locator("a[href*='tab=glossary']").first
+    href = link.get_attribute("href")
+    term_id = href.split("#", 1)[1]
+    link.click()
+    expect(page.get_by_role("tab", name="Glossary", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                   timeout=30_000)
+    term = page.locator(f"#cm-glossary [id='{term_id}']")
+    expect(term).to_be_in_viewport(timeout=15_000)
+    page.screenshot(path=SCREENSHOTS / "glossary_link.png")
