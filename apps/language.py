@@ -14,6 +14,7 @@ Model-side functions first (plain torch, testable without a browser), then ``bui
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -24,7 +25,6 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from transformers import (
-    DynamicCache,
     LogitsProcessorList,
     RepetitionPenaltyLogitsProcessor,
     TemperatureLogitsWarper,
@@ -34,6 +34,7 @@ from transformers import (
 
 from shared import limits
 from shared.catalog import EMBEDDED_LM, models_for
+from shared.decoding import start_decoding
 from shared.loader import Bundle
 from shared.ui import friendly_errors, load_model
 
@@ -206,30 +207,28 @@ def stop_token_ids(bundle: Bundle) -> set[int]:
     return ids
 
 
-@torch.inference_mode()
 def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingSettings) -> Iterator[Step]:
     """Sample up to ``settings.max_new_tokens`` tokens, yielding each with its distribution.
 
-    One forward pass per token: the first over the whole prompt, then one token at a time with the
-    key/value cache (``DynamicCache``). Sampling uses a ``torch.Generator`` seeded with
-    ``settings.seed``, private to this call, so concurrent users never disturb each other's streams.
+    The decoder (``shared.decoding``) runs the prompt through the model once, then one token at a time
+    with a key/value cache; the same loop serves the transformers and the onnxruntime-genai backends.
+    Sampling uses a ``torch.Generator`` seeded with ``settings.seed``, private to this call, so
+    concurrent users never disturb each other's streams.
 
     Args:
         input_ids: ``(1, T)`` int64 prompt tokens (see :func:`encode_prompt`).
     Yields:
         :class:`Step` per token; stops early at an end-of-sequence token (which is not yielded).
     """
-    model, tokenizer = bundle.model, bundle.tokenizer
+    tokenizer = bundle.tokenizer
     generator = torch.Generator().manual_seed(settings.seed)
     stops = stop_token_ids(bundle)
-    cache = DynamicCache(config=model.config)
-    context = input_ids.to(bundle.device)  # (1, T): every token so far
-    step_input = context
+    decoder = start_decoding(bundle, input_ids, settings.max_new_tokens)
+    context = input_ids.cpu()  # (1, T): every token so far, for the repetition penalty
     for _ in range(settings.max_new_tokens):
-        out = model(input_ids=step_input, cache=cache, use_cache=True)
-        logits = out.logits[:, -1, :].float()  # (1, V)
-        p_model = torch.softmax(logits, dim=-1)[0].cpu()  # (V,)
-        p_sample = sampling_distribution(logits, context, settings)[0].cpu()  # (V,)
+        logits = decoder.next_logits()  # (1, V) float32
+        p_model = torch.softmax(logits, dim=-1)[0]  # (V,)
+        p_sample = sampling_distribution(logits, context, settings)[0]  # (V,)
         if settings.temperature == 0:
             token_id = int(p_sample.argmax())
         else:
@@ -242,8 +241,8 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
             for p, i in zip(top_p, top_ids)
         ]
         yield Step(token_id, tokenizer.decode([token_id]), float(p_model[token_id]), float(p_sample[token_id]), top)
-        step_input = torch.tensor([[token_id]], device=context.device)
-        context = torch.cat([context, step_input], dim=1)
+        decoder.append(token_id)
+        context = torch.cat([context, torch.tensor([[token_id]])], dim=1)
 
 
 def generate_text(bundle: Bundle, prompt: str, mode: str, settings: SamplingSettings) -> tuple[str, list[Step]]:
@@ -253,7 +252,6 @@ def generate_text(bundle: Bundle, prompt: str, mode: str, settings: SamplingSett
     return bundle.tokenizer.decode([s.token_id for s in steps], skip_special_tokens=True), steps
 
 
-@torch.inference_mode()
 def next_token_logits(bundle: Bundle, prompt: str, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """The model's next-token logits after the prompt, computed once so sliders can reshape them.
 
@@ -261,7 +259,7 @@ def next_token_logits(bundle: Bundle, prompt: str, mode: str) -> tuple[np.ndarra
         ``(logits, input_ids)``: float32 ``(V,)`` and int64 ``(T,)``.
     """
     input_ids = encode_prompt(bundle.tokenizer, validate_prompt(prompt), mode)
-    logits = bundle.model(input_ids=input_ids.to(bundle.device)).logits[0, -1].float().cpu()
+    logits = start_decoding(bundle, input_ids, 1).next_logits()[0]
     return logits.numpy(), input_ids[0].numpy()
 
 
@@ -312,6 +310,7 @@ def attention_maps(bundle: Bundle, prompt: str, mode: str) -> tuple[list[str], n
 
 MODEL_CHOICES = [m.label for m in models_for("text-generation")]
 DEFAULT_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
+TRANSFORMERS_INSPECT = "transformers, float32, eager attention"
 CONCURRENCY_ID = "language_model"  # every event that runs a language model queues here
 
 
@@ -372,17 +371,22 @@ def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penal
     input_ids = encode_prompt(bundle.tokenizer, prompt, mode)
     steps: list[dict] = []
     ids: list[int] = []
+    start = time.perf_counter()
     for step in generate_tokens(bundle, input_ids, settings):
         steps.append(asdict(step))
         ids.append(step.token_id)
-        yield bundle.tokenizer.decode(ids, skip_special_tokens=True), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield (bundle.tokenizer.decode(ids, skip_special_tokens=True), f"Generating with {bundle.backend} …",
+               gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    seconds = time.perf_counter() - start
+    info = (f"{len(steps)} tokens in {seconds:.1f} s ({len(steps) / max(seconds, 1e-6):.1f} tokens/s) · "
+            f"{bundle.spec.label} · backend: {bundle.backend}")
     if not steps:
         gr.Warning("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
-        yield "", [], [], gr.Slider(visible=False), None
+        yield "", info, [], [], gr.Slider(visible=False), None
         return
     text = bundle.tokenizer.decode(ids, skip_special_tokens=True)
     step_slider = gr.Slider(minimum=1, maximum=len(steps), value=1, step=1, visible=len(steps) > 1)
-    yield text, _highlighted(steps), steps, step_slider, _steps_table(steps, 0)
+    yield text, info, _highlighted(steps), steps, step_slider, _steps_table(steps, 0)
 
 
 def select_token(steps, evt: gr.SelectData):
@@ -414,7 +418,7 @@ def _explorer_view(key, temperature, top_k, top_p, repetition_penalty):
     cached = _logits_cache.get(key)
     if cached is None:
         raise ValueError("Press 'Show next-token probabilities' first.")
-    logits, input_ids, vocab = cached
+    logits, input_ids, vocab, backend = cached
     settings = make_settings(temperature, top_k, top_p, repetition_penalty, 1, 0)
     p_model, p_sampled = reshape(logits, input_ids, settings)
     order = np.argsort(-p_model)[: limits.EXPLORER_TOP_N]
@@ -423,7 +427,7 @@ def _explorer_view(key, temperature, top_k, top_p, repetition_penalty):
     stats = (
         f"Entropy: **{entropy_bits(p_sampled):.2f} bits** with your settings "
         f"(model alone: {entropy_bits(p_model):.2f} bits) · candidates left: **{kept:,}** of {len(p_model):,} · "
-        f"probabilities shown sum to {p_sampled.sum():.3f}"
+        f"probabilities shown sum to {p_sampled.sum():.3f} · logits from {backend}"
     )
     return _explorer_figure(tokens, p_model[order], p_sampled[order]), stats
 
@@ -433,13 +437,13 @@ def explore_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penalt
     """Compute the next-token logits once for this prompt and draw the top-20 distribution."""
     prompt = validate_prompt(prompt)
     bundle = load_model(model, progress=progress)
-    key = (bundle.spec.id, str(bundle.dtype), mode, prompt)
+    key = (bundle.spec.id, bundle.backend, mode, prompt)
     if _logits_cache.get(key) is None:
         logits, input_ids = next_token_logits(bundle, prompt, mode)
         top = np.argsort(-logits)[: limits.TOP_K_MAX + limits.EXPLORER_TOP_N]
         vocab = {int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in top}
         vocab.update({int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in set(input_ids.tolist())})
-        _logits_cache.put(key, (logits, input_ids, _Vocab(vocab, bundle.tokenizer)))
+        _logits_cache.put(key, (logits, input_ids, _Vocab(vocab, bundle.tokenizer), bundle.backend))
     figure, stats = _explorer_view(key, temperature, top_k, top_p, repetition_penalty)
     return key, figure, stats
 
@@ -498,7 +502,7 @@ def _attention_view(key, layer, head):
     n_layers, n_heads = weights.shape[:2]
     layer = min(max(int(layer), 0), n_layers - 1)
     head = min(max(int(head), 0), n_heads - 1)
-    info = f"{len(tokens)} tokens · {n_layers} layers × {n_heads} heads · float32, eager attention"
+    info = f"{len(tokens)} tokens · {n_layers} layers × {n_heads} heads · backend: {TRANSFORMERS_INSPECT}"
     return (
         _attention_figure(tokens, weights[layer, head], layer, head),
         info,
@@ -542,6 +546,7 @@ def build() -> None:
         generate = gr.Button("Generate", variant="primary")
         stop = gr.Button("Stop", variant="stop")
     output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"])
+    generation_info = gr.Markdown(elem_classes="cm-header")
     tokens = gr.HighlightedText(
         label="Tokens coloured by probability", show_legend=False, combine_adjacent=False,
     )
@@ -561,7 +566,7 @@ def build() -> None:
     gen_event = generate.click(
         generate_ui,
         inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
-        outputs=[output, tokens, steps_state, step, step_table],
+        outputs=[output, generation_info, tokens, steps_state, step, step_table],
         api_name="language_generate",
         concurrency_id=CONCURRENCY_ID,
         concurrency_limit=1,

