@@ -1,11 +1,14 @@
-"""Speed of topic 4's generation path against plain ``model.generate`` on the same weights, same run.
+"""Speed of topic 4's generation path on each backend, against plain ``model.generate``, in one run.
 
     python bench/lm.py [--tokens 64] [--repeats 3]
 
 Prints tokens/s and time to first token (TTFT) for: our streaming loop (``apps.language.generate_tokens``,
-which also computes every step's probabilities), ``model.generate`` on the same model, and, when
-``llama-cpp-python`` is installed, llama.cpp on the same GGUF. Figures are ratios within this run, so the
-machine's load affects both sides alike. Goal: ours / generate >= 0.95.
+which also computes every step's probabilities) on the onnxruntime-genai int8 backend and on the
+transformers float32 backend; ``model.generate`` on the same transformers model; and, when
+``llama-cpp-python`` is installed, llama.cpp on the same GGUF. Also the memory (RSS) each backend adds
+and the quality guard: total-variation distance between the two backends' first-token distributions.
+Figures are ratios within this run, so the machine's load affects all sides alike.
+Goals: transformers loop / generate >= 0.95; default (onnx) path >= 1.2x llama.cpp.
 """
 from __future__ import annotations
 
@@ -19,13 +22,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 import torch  # noqa: E402
 
 from apps import language as L  # noqa: E402
+from shared import decoding  # noqa: E402
 from shared.catalog import EMBEDDED_LM, get  # noqa: E402
 from shared.loader import _wheel_dir, load  # noqa: E402
 
 PROMPT = "The history of the printing press begins"
+QUALITY_PROMPTS = ["The capital of France is", "Once upon a time,", "def add(a, b):", "The best way to learn is",
+                   "Write a poem about the sea.", "I like apples, apples, apples and"]
 
 
 def ours(bundle, ids, settings):
@@ -68,38 +76,68 @@ def llama_cpp(tokens: int):
     return n / (time.perf_counter() - start), ttft, n
 
 
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def total_variation(onnx_bundle, torch_bundle) -> list[float]:
+    out = []
+    for prompt in QUALITY_PROMPTS:
+        p, q = (np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+                for x in (L.next_token_logits(b, prompt, "Raw continuation")[0] for b in (onnx_bundle, torch_bundle)))
+        out.append(0.5 * float(np.abs(p - q).sum()))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    bundle = load(EMBEDDED_LM)
-    ids = L.encode_prompt(bundle.tokenizer, PROMPT, "Raw continuation")
-    print(f"model {bundle.spec.label}, {bundle.dtype}, {bundle.device}, torch threads {torch.get_num_threads()}, "
-          f"{a.tokens} tokens, {a.repeats} repeats (median)")
+    base = rss_mb()
+    torch_bundle = load(EMBEDDED_LM, backend="transformers")
+    after_torch = rss_mb()
+    onnx_bundle = load(EMBEDDED_LM, backend="onnx")
+    after_onnx = rss_mb()
+    ids = L.encode_prompt(torch_bundle.tokenizer, PROMPT, "Raw continuation")
+    print(f"model {torch_bundle.spec.label}, torch threads {torch.get_num_threads()}, {a.tokens} tokens, "
+          f"{a.repeats} repeats (median)")
+    print(f"RSS: {base:.0f} MB before loading; transformers float32 adds {after_torch - base:.0f} MB; "
+          f"{onnx_bundle.backend} adds {after_onnx - after_torch:.0f} MB")
+    paths = {"ours, onnx int8": (ours, onnx_bundle), "ours, transformers": (ours, torch_bundle),
+             "model.generate": (plain_generate, torch_bundle)}
+    if onnx_bundle.backend != decoding.ONNX_LABEL:
+        print(f"onnx backend unavailable ({onnx_bundle.notice}); timing transformers only")
+        paths.pop("ours, onnx int8")
+    greedy = {}
     for name, s in [
         ("greedy", L.make_settings(0, 0, 1.0, 1.0, a.tokens, 0)),
         ("sampled T=0.7 k=50 p=0.95", L.make_settings(0.7, 50, 0.95, 1.0, a.tokens, 0)),
     ]:
-        ours(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 4, 0))  # warm-up
-        rows = {"ours": [], "generate": []}
-        for _ in range(a.repeats):  # interleaved, so load drifts hit both alike
-            rows["ours"].append(ours(bundle, ids, s))
-            rows["generate"].append(plain_generate(bundle, ids, s))
+        for fn, bundle in paths.values():  # warm-up
+            fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 4, 0))
+        rows = {k: [] for k in paths}
+        for _ in range(a.repeats):  # interleaved, so load drifts hit every path alike
+            for k, (fn, bundle) in paths.items():
+                rows[k].append(fn(bundle, ids, s))
         med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2]) for k, v in rows.items()}
         print(f"\n[{name}]")
         for k, (tps, ttft, n) in med.items():
-            print(f"  {k:10s} {tps:6.1f} tok/s   TTFT {ttft * 1000:6.0f} ms   ({n} tokens)")
-        print(f"  ratio ours/generate: {med['ours'][0] / med['generate'][0]:.3f} (tok/s)   "
-              f"{med['generate'][1] / med['ours'][1]:.3f} (TTFT, >1 = ours faster)")
+            print(f"  {k:20s} {tps:6.1f} tok/s   TTFT {ttft * 1000:6.0f} ms   ({n} tokens)   "
+                  f"x{tps / med['model.generate'][0]:.2f} of model.generate")
         if name == "greedy":
-            ref = med["ours"][0]
+            greedy = med
+    if "ours, onnx int8" in paths:
+        tv = total_variation(onnx_bundle, torch_bundle)
+        print(f"\nquality guard: first-token total variation, onnx int8 vs transformers float32: "
+              f"{', '.join(f'{x:.3f}' for x in tv)} (max {max(tv):.3f})")
     cpp = llama_cpp(a.tokens)
     if cpp is None:
         print("\nllama-cpp-python not installed: no llama.cpp figure (pip install llama-cpp-python to add it).")
     else:
-        print(f"\n[llama.cpp, same GGUF, greedy] {cpp[0]:.1f} tok/s, TTFT {cpp[1] * 1000:.0f} ms; "
-              f"ours/llama.cpp = {ref / cpp[0]:.3f}")
+        print(f"\n[llama.cpp, same GGUF, greedy] {cpp[0]:.1f} tok/s, TTFT {cpp[1] * 1000:.0f} ms")
+        for k, (tps, _, _) in greedy.items():
+            print(f"  {k:20s} x{tps / cpp[0]:.2f} of llama.cpp")
 
 
 if __name__ == "__main__":

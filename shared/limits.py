@@ -46,3 +46,25 @@ LEARNING_RATE_MIN, LEARNING_RATE_MAX = 1e-5, 1e-1  # GAN at 0.1 diverges on purp
 DIFFUSION_TIMESTEPS_MIN, DIFFUSION_TIMESTEPS_MAX = 10, 500
 VAE_LATENT_RANGE = 4.0  # the decoded latent plane spans [-4, 4]^2 (the prior's bulk)
 COMPARE_STEPS_MAX = 3000
+
+# Deep-learning foundations (topic 3)
+NN_POINTS_MIN, NN_POINTS_MAX = 20, 2000
+NN_DEFAULT_POINTS = 500
+NN_CLASSES_MAX = 5
+NN_NOISE_MAX = 0.5
+NN_TRAIN_PERCENT_MIN, NN_TRAIN_PERCENT_MAX = 10, 90
+NN_LAYERS_MAX = 6
+NN_NEURONS_MAX = 32
+NN_LR_MIN, NN_LR_MAX = 1e-4, 10.0  # SGD at 3-10 diverges on purpose, for the NaN lesson
+NN_BATCH_MIN, NN_BATCH_MAX = 1, 256
+NN_L2_MAX = 0.1
+NN_DROPOUT_MAX = 0.5
+NN_CSV_MAX_BYTES = 200_000  # 2,000 rows of x,y,label fit in well under this
+NN_CODE_STEPS_MIN, NN_CODE_STEPS_MAX = 100, 100_000  # steps the generated script trains for
+DIGITS_LR_MIN, DIGITS_LR_MAX = 1e-4, 1e-1
+TSNE_POINTS = 297  # t-SNE of every held-out digit takes about a second on 2 cores: drawn on Pause only
+CONV_IMAGE_MAX_PX = 96  # uploads are shrunk to this; a 3x3 kernel on a projector needs no more
+CONV_KERNEL_ABS_MAX = 100.0
+RNN_HIDDEN_MIN, RNN_HIDDEN_MAX = 1, 16
+RNN_SEQUENCE_MAX_CHARS = 64
+RNN_TRAIN_STEPS_MAX = 1000

@@ -1,0 +1,84 @@
+"""Topics 1 and 2 in headless Chromium: the fitted models draw, each live model trains while Play is on.
+
+Screenshots land in screenshots/ (topic1_*.png, topic2_*.png) for a person to look at.
+"""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.conftest import SCREENSHOTS
+
+TRAIN_S = 4  # seconds of live training per model
+
+
+def open_tab(page, url, slug):
+    page.goto(f"{url}?tab={slug}", wait_until="domcontentloaded", timeout=60_000)
+    page.wait_for_selector(".gradio-container", timeout=60_000)
+
+
+def panel(page):
+    return page.get_by_role("tabpanel").filter(visible=True).first
+
+
+def error_toasts(page) -> list[str]:
+    return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
+
+
+def test_topic_1_fits_both_models_and_takes_drawn_points(app_url, browser_page):
+    page = browser_page
+    open_tab(page, app_url, "understanding")
+    expect(page.get_by_text("Held-out log-likelihood", exact=False).first).to_be_visible(timeout=60_000)
+    page.get_by_text("Ring of 8 Gaussians", exact=True).first.click()
+    expect(page.get_by_text("nats per point", exact=False).first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=SCREENSHOTS / "topic1_ring.png", full_page=True)
+    # A click on the canvas edits a copy of the preset: the dataset becomes "Your points".
+    canvas = page.locator("img[alt]").filter(visible=True).first
+    canvas.click(position={"x": 30, "y": 30})
+    expect(page.get_by_role("radio", name="Your points")).to_be_checked(timeout=20_000)
+    assert not error_toasts(page)
+
+
+def _play(page, seconds: float, name: str):
+    page.get_by_role("button", name="▶ Play").filter(visible=True).first.click()
+    page.wait_for_timeout(seconds * 1000)
+    page.get_by_role("button", name="Pause", exact=True).filter(visible=True).first.click()
+    page.wait_for_timeout(800)
+    status = page.get_by_text(re.compile(r"Step \d")).filter(visible=True).first
+    expect(status).to_be_visible(timeout=20_000)
+    page.screenshot(path=SCREENSHOTS / f"topic2_{name}.png", full_page=True)
+    steps = int(re.search(r"Step ([\d,]+)", status.inner_text()).group(1).replace(",", ""))
+    assert steps > 20, f"{name}: only {steps} steps in {seconds} s"
+    assert not error_toasts(page), name
+    return steps
+
+
+def test_topic_2_trains_each_model_live(app_url, browser_page):
+    page = browser_page
+    open_tab(page, app_url, "key_models")
+    expect(page.get_by_role("tab", name="GAN", exact=True)).to_be_visible(timeout=60_000)
+    _play(page, TRAIN_S, "gan")
+    page.get_by_role("tab", name="VAE", exact=True).click()
+    _play(page, TRAIN_S, "vae")
+    page.get_by_role("tab", name="Diffusion", exact=True).click()
+    _play(page, TRAIN_S, "diffusion")
+    page.get_by_role("button", name="Show the reverse process (noise → data)").click()
+    page.wait_for_timeout(3000)
+    page.screenshot(path=SCREENSHOTS / "topic2_diffusion_reverse.png", full_page=True)
+    page.get_by_role("tab", name="Transformer", exact=True).click()
+    expect(page.get_by_role("link", name=re.compile("Language tab"))).to_be_visible(timeout=20_000)
+    page.screenshot(path=SCREENSHOTS / "topic2_transformer.png", full_page=True)
+    assert not error_toasts(page)
+
+
+def test_topic_2_compare_fills_the_table(app_url, browser_page):
+    page = browser_page
+    open_tab(page, app_url, "key_models")
+    page.get_by_role("tab", name="Compare", exact=True).click()
+    page.get_by_role("button", name="Train all and compare").click()
+    expect(panel(page).get_by_text("Transformer (autoregressive)", exact=False).first).to_be_visible(timeout=180_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=SCREENSHOTS / "topic2_compare.png", full_page=True)
+    assert not error_toasts(page)

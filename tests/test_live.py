@@ -1,0 +1,99 @@
+"""shared/live.py: steps within a budget, NaN detection, bounded history and bounded, expiring runs."""
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+
+from shared import live
+
+
+class Counter:
+    """A fake trainer whose loss is 1/step, NaN from step ``nan_at`` on."""
+
+    def __init__(self, nan_at: int | None = None):
+        self.n, self.nan_at = 0, nan_at
+
+    def train_step(self):
+        self.n += 1
+        return {"loss": math.nan if self.nan_at and self.n >= self.nan_at else 1.0 / self.n}
+
+
+def test_advance_runs_the_steps_asked_for_and_records_them():
+    run = live.LiveRun(Counter())
+    assert live.advance(run, 5, budget_s=60) == 5
+    assert run.steps == 5 and run.trainer.n == 5
+    assert run.history.steps == [1, 2, 3, 4, 5]
+    assert run.last_metrics == {"loss": 0.2}
+    assert "Step **5**" in run.status()
+
+
+def test_a_spent_time_budget_still_runs_one_step():
+    run = live.LiveRun(Counter())
+    assert live.advance(run, 50, budget_s=0.0) == 1
+
+
+def test_nan_loss_marks_the_run_diverged_and_stops_it():
+    run = live.LiveRun(Counter(nan_at=3))
+    assert live.advance(run, 10, budget_s=60) == 3
+    assert run.diverged and "diverged at step 3" in run.diverged and "Reset" in run.diverged
+    assert live.advance(run, 10, budget_s=60) == 0  # nothing more until the learner resets
+    assert run.last_metrics == {"loss": 0.5}  # the last healthy values stay on screen
+    assert run.status().startswith("⚠️")
+
+
+def test_a_special_step_function_replaces_train_step():
+    run = live.LiveRun(Counter())
+    live.advance(run, 1, step=lambda: {"loss_D": 0.7})
+    assert run.trainer.n == 0 and run.last_metrics == {"loss_D": 0.7}
+
+
+def test_history_stays_bounded_and_keeps_the_whole_run():
+    history = live.History(max_points=100)
+    for step in range(1, 10_001):
+        history.append(step, {"loss": 1.0 / step})
+    assert len(history) <= 100
+    assert history.steps[0] == 1 and history.steps[-1] > 9_000  # from the start to (nearly) now
+    assert len(history.values["loss"]) == len(history.steps)
+
+
+def test_history_aligns_metrics_that_appear_later():
+    history = live.History()
+    history.append(1, {"a": 1.0})
+    history.append(2, {"a": 2.0, "b": 3.0})
+    assert history.values["a"] == [1.0, 2.0]
+    assert math.isnan(history.values["b"][0]) and history.values["b"][1] == 3.0
+
+
+def test_store_is_bounded_and_drops_the_least_recently_used_run():
+    store = live.RunStore(max_runs=2, ttl_s=3600)
+    a, b = store.put(live.LiveRun(Counter())), store.put(live.LiveRun(Counter()))
+    assert store.get(a) is not None  # a is now the most recently used
+    c = store.put(live.LiveRun(Counter()))
+    assert len(store) == 2 and store.get(b) is None and store.get(a) and store.get(c)
+
+
+def test_store_forgets_runs_after_their_lifetime():
+    store = live.RunStore(max_runs=10, ttl_s=-1)  # every run is already too old when next looked at
+    key = store.put(live.LiveRun(Counter()))
+    assert store.get(key) is None and store.get(None) is None
+
+
+def test_put_with_a_key_replaces_the_run_under_it():
+    store = live.RunStore()
+    key = store.put(live.LiveRun(Counter()))
+    fresh = live.LiveRun(Counter())
+    assert store.put(fresh, key) == key and store.get(key) is fresh
+
+
+def test_controls_and_wiring_build_inside_blocks():
+    store = live.RunStore()
+    with gr.Blocks() as demo:
+        lr = gr.Number(0.1)
+        controls = live.controls()
+        out = gr.Markdown()
+        wired = live.wire(controls, store, name="counter", make_trainer=lambda lr: Counter(),
+                          settings=[lr], render=lambda run, lr: (f"{run.steps} steps",), outputs=[out])
+    assert wired.outputs[-1] is out
+    names = {fn.api_name for fn in demo.fns.values()}
+    assert {"counter_step", "counter_reset"} <= names
