@@ -545,7 +545,7 @@ def build() -> None:
     with gr.Row():
         generate = gr.Button("Generate", variant="primary")
         stop = gr.Button("Stop", variant="stop")
-    output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"])
+    output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"], elem_id="language-output")
     generation_info = gr.Markdown(elem_classes="cm-header")
     tokens = gr.HighlightedText(
         label="Tokens coloured by probability", show_legend=False, combine_adjacent=False,

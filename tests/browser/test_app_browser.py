@@ -21,6 +21,12 @@ def open_app(page, url):
     page.wait_for_selector(".gradio-container", timeout=60_000)
 
 
+def open_language_tab(page, url):
+    open_app(page, f"{url}?tab=language")
+    expect(page.get_by_role("tab", name="4 · Language", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                       timeout=30_000)
+
+
 def error_toasts(page) -> list[str]:
     return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
 
@@ -35,7 +41,7 @@ def test_every_tab_shows_its_lesson_without_errors(app_url, browser_page):
         expect(heading).to_be_visible(timeout=15_000)
         page.screenshot(path=SCREENSHOTS / f"tab_{topic.number:02d}_{topic.slug}.png")
         assert not error_toasts(page), topic.slug
-        panel = page.get_by_role("tabpanel").filter(visible=True).first
+        panel = page.locator(".cm-lesson").filter(visible=True).first
         assert panel.locator(".katex-error").count() == 0, f"LaTeX error in {topic.slug}"
         assert panel.locator(".katex").count() > 0, f"no math rendered in {topic.slug}"
         assert "$$" not in panel.inner_text(), f"unrendered math in {topic.slug}"
@@ -62,11 +68,13 @@ def test_unknown_deep_link_warns_and_opens_the_first_tab(app_url, browser_page):
 
 def test_generate_on_the_language_tab_streams_text_and_colours_tokens(app_url, browser_page):
     page = browser_page
-    open_app(page, f"{app_url}?tab=language")
+    open_language_tab(page, app_url)
     page.get_by_label("Prompt", exact=True).fill("Write one sentence about the sea.")
-    page.get_by_label("Max new tokens", exact=True).first.fill("24")
+    max_new = page.get_by_label("number input for Max new tokens", exact=True)
+    max_new.fill("24")
+    max_new.press("Enter")
     page.get_by_role("button", name="Generate", exact=True).click()
-    output = page.get_by_label("Output", exact=True)
+    output = page.locator("#language-output textarea")
     expect(output).not_to_have_value("", timeout=120_000)
     expect(page.get_by_text("Top-10 candidates at this step")).to_be_visible(timeout=120_000)
     page.get_by_role("button", name="Show next-token probabilities", exact=True).click()
@@ -79,14 +87,16 @@ def test_generate_on_the_language_tab_streams_text_and_colours_tokens(app_url, b
 
 
 def test_a_glossary_link_in_a_lesson_opens_the_term(app_url, browser_page):
+    """Gradio opens Markdown links in a new browser tab, so the learner's demo state stays where it was."""
     page = browser_page
-    open_app(page, f"{app_url}?tab=language")
-    link = page.get_by_role("tabpanel").filter(visible=True).locator("a[href*='tab=glossary']").first
-    href = link.get_attribute("href")
-    term_id = href.split("#", 1)[1]
-    link.click()
-    expect(page.get_by_role("tab", name="Glossary", exact=True)).to_have_attribute("aria-selected", "true",
-                                                                                   timeout=30_000)
-    term = page.locator(f"#cm-glossary [id='{term_id}']")
-    expect(term).to_be_in_viewport(timeout=15_000)
-    page.screenshot(path=SCREENSHOTS / "glossary_link.png")
+    open_language_tab(page, app_url)
+    link = page.locator(".cm-lesson a[href*='tab=glossary']").filter(visible=True).first
+    term_id = link.get_attribute("href").split("#", 1)[1]
+    with page.context.expect_page() as new_page:
+        link.click()
+    glossary = new_page.value
+    glossary.wait_for_selector(".gradio-container", timeout=60_000)
+    expect(glossary.get_by_role("tab", name="Glossary", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                       timeout=30_000)
+    expect(glossary.locator(f"#cm-glossary [id='{term_id}']")).to_be_in_viewport(timeout=15_000)
+    glossary.screenshot(path=SCREENSHOTS / "glossary_link.png")
