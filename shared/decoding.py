@@ -68,7 +68,7 @@ class TransformersDecoder:
     @torch.inference_mode()
     def next_logits(self) -> torch.Tensor:
         """``(1, V)`` float32 logits for the next token."""
-        out = self.model(input_ids=self.pending, cache=self.cache, use_cache=True)
+        out = self.model(input_ids=self.pending, cache=self.cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float().cpu()
 
     def append(self, token_id: int) -> None:

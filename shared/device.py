@@ -10,6 +10,8 @@ show; CPUs with AVX-512 BF16 may differ, which ``CPU_BF16_TASKS`` is there to re
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -67,3 +69,18 @@ def describe_device(device: str) -> str:
     if device == "mps":
         return "MPS (Apple GPU)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch ops on ``n`` threads for the duration, then restore the calling thread's setting.
+
+    For small tensors, splitting work across threads costs more than it saves, above all on a busy
+    2-core machine. OpenMP's thread count is per calling thread, so other requests keep theirs.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -37,6 +37,7 @@ import gradio as gr
 import torch
 
 from shared import limits
+from shared.device import torch_threads
 from shared.ui import friendly_errors
 
 
@@ -102,20 +103,12 @@ class LiveRun:
         return f"Step **{self.steps:,}** · {shown} · {rate:,.0f} steps/s"
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on this thread only, for the duration, then restore the thread's setting.
+def one_thread():
+    """Run torch on this thread only, for the duration (see ``shared.device.torch_threads``).
 
-    The live models are tiny: splitting their matrix products across threads costs more than it saves,
-    and on a busy 2-core machine it was 50x slower (GAN step: 157 ms with 2 threads, 3.3 ms with 1).
-    OpenMP's thread count is per calling thread, so other requests (e.g. the language model) keep theirs.
+    The live models are tiny: on a busy 2-core machine a GAN step took 157 ms with 2 threads, 3.3 ms with 1.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1)
 
 
 def _first_non_finite(metrics: dict[str, float]) -> str | None:
