@@ -16,6 +16,9 @@ test: install-dev chromium
 bench: install-dev
 	$(PY) bench/startup.py
 	$(PY) bench/lm.py
+	$(PY) bench/server.py
+	$(PY) bench/live_training.py
+	$(PY) bench/foundations.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
