@@ -34,6 +34,7 @@ from transformers import (
 
 from shared import limits
 from shared.catalog import EMBEDDED_LM, models_for
+from shared.checks import as_float, as_int
 from shared.decoding import start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
@@ -103,26 +104,6 @@ def validate_prompt(prompt: str | None) -> str:
     return prompt
 
 
-def _as_int(name: str, value, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a whole number, not {value!r}.") from e
-    if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value}.")
-    return int(number)
-
-
-def _as_float(name: str, value, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a number, not {value!r}.") from e
-    if not low <= number <= high:  # also rejects NaN
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}.")
-    return number
-
-
 def make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed) -> SamplingSettings:
     """Check raw values from the UI or the API and return ``SamplingSettings``.
 
@@ -130,12 +111,12 @@ def make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens,
         ValueError: a value is missing, not a number, or out of its range (see ``shared.limits``).
     """
     return SamplingSettings(
-        temperature=_as_float("Temperature", temperature, 0.0, limits.TEMPERATURE_MAX),
-        top_k=_as_int("Top-k", top_k, 0, limits.TOP_K_MAX),
-        top_p=_as_float("Top-p", top_p, limits.TOP_P_MIN, 1.0),
-        repetition_penalty=_as_float("Repetition penalty", repetition_penalty, 1.0, limits.REPETITION_PENALTY_MAX),
-        max_new_tokens=_as_int("Max new tokens", max_new_tokens, 1, limits.MAX_NEW_TOKENS),
-        seed=_as_int("Seed", seed, 0, limits.SEED_MAX),
+        temperature=as_float("Temperature", temperature, 0.0, limits.TEMPERATURE_MAX),
+        top_k=as_int("Top-k", top_k, 0, limits.TOP_K_MAX),
+        top_p=as_float("Top-p", top_p, limits.TOP_P_MIN, 1.0),
+        repetition_penalty=as_float("Repetition penalty", repetition_penalty, 1.0, limits.REPETITION_PENALTY_MAX),
+        max_new_tokens=as_int("Max new tokens", max_new_tokens, 1, limits.MAX_NEW_TOKENS),
+        seed=as_int("Seed", seed, 0, limits.SEED_MAX),
     )
 
 

@@ -34,6 +34,7 @@ from sklearn.datasets import make_moons
 from torch import nn
 
 from shared import limits, live
+from shared.checks import as_float, as_int
 from shared.ui import friendly_errors
 
 EDGE = 5.9  # points are kept inside this
@@ -406,26 +407,6 @@ def config_from(dataset, n_points, noise, n_classes, train_percent, seed, featur
         batch_size=as_int("Batch size", batch_size, limits.NN_BATCH_MIN, limits.NN_BATCH_MAX),
         l2=as_float("L2", l2, 0.0, limits.NN_L2_MAX),
     )
-
-
-def as_int(name: str, value, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a whole number, not {value!r}.") from e
-    if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value}.")
-    return int(number)
-
-
-def as_float(name: str, value, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a number, not {value!r}.") from e
-    if not low <= number <= high:  # also rejects NaN
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value}.")
-    return number
 
 
 def make_trainer(*values) -> PlaygroundTrainer:

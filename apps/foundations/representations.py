@@ -22,8 +22,9 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
 from torch import nn
 
-from apps.foundations.playground import as_float, as_int, init_weights
+from apps.foundations.playground import init_weights
 from shared import limits, live
+from shared.checks import as_float, as_int
 
 MODELS = ("MLP", "CNN")
 PROJECTIONS = ("PCA", "t-SNE")

@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from apps.foundations import representations
-from apps.foundations.playground import as_int
 from shared import limits, live
+from shared.checks import as_int
 from shared.ui import friendly_errors
 
 KERNELS = {
