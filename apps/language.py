@@ -54,6 +54,14 @@ DEFAULTS = dict(
 )
 
 # Each example shows one point of the lesson; same prompt and seed, one control changed.
+EXAMPLE_LABELS = [
+    "Story, cold (temperature 0.2)",
+    "Same story, hot (temperature 1.5)",
+    "A fact, greedy (temperature 0)",
+    "Chat: tips, default sampling",
+    "Loop, greedy, no penalty",
+    "Same loop, repetition penalty 1.8",
+]
 EXAMPLES = [
     ["Once upon a time, in a quiet village,", "Raw continuation", 0.2, 0, 1.0, 1.0, 48, 7],
     ["Once upon a time, in a quiet village,", "Raw continuation", 1.5, 0, 1.0, 1.0, 48, 7],
@@ -346,7 +354,8 @@ def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
 
 
 def _highlighted(steps: list[dict]) -> list[tuple[str, float]]:
-    return [(s["token"], round(s["p_sampled"], 3)) for s in steps]
+    # A newline token would be an empty coloured box: show it as ↵ (then break the line).
+    return [(s["token"].replace("\n", "↵\n"), round(s["p_sampled"], 3)) for s in steps]
 
 
 @friendly_errors
@@ -548,6 +557,7 @@ def build() -> None:
         EXAMPLES,
         inputs=[prompt, mode, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed],
         label="Examples: the same prompt and seed, one control changed",
+        example_labels=EXAMPLE_LABELS,
     )
 
     sampling = [temperature, top_k, top_p, repetition_penalty]

@@ -1,7 +1,7 @@
 """Where models run: the device (CUDA, then MPS, then CPU) and the dtype for each task.
 
 The environment variable ``CM_DEVICE`` (``cuda``, ``mps`` or ``cpu``) overrides the automatic choice.
-Dtypes follow what was measured on each kind of device (see ARCHITECTURE §2): CUDA uses bfloat16 where
+Dtypes follow what was measured on each kind of device: CUDA uses bfloat16 where
 the GPU supports it, else float16; MPS float16, with float32 for tasks whose ops need it; CPU float32.
 On a 2-core AVX2 CPU, SmolLM2-135M decoded 64 greedy tokens at 21.2 / 19.6 tokens/s in float32 and
 19.7 / 17.0 in bfloat16 (two runs each, same process), and bfloat16 rounds the probabilities the demos
@@ -62,13 +62,17 @@ def pick_dtype(device: str, task: str) -> torch.dtype:
     return torch.bfloat16 if task in CPU_BF16_TASKS else torch.float32
 
 
+# Read once, on the importing (main) thread: a worker thread's count can be lowered by ``torch_threads``.
+CPU_THREADS = torch.get_num_threads()
+
+
 def describe_device(device: str) -> str:
     """A short human label for the header line, e.g. ``"CPU (2 threads)"`` or ``"CUDA (NVIDIA H200)"``."""
     if device == "cuda":
         return f"CUDA ({torch.cuda.get_device_name(0)})"
     if device == "mps":
         return "MPS (Apple GPU)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    return f"CPU ({CPU_THREADS} thread{'s' if CPU_THREADS != 1 else ''})"
 
 
 @contextmanager

@@ -134,7 +134,7 @@ def hub_status(refresh: bool = False) -> HubStatus:
             socket.create_connection((host, port), timeout=HUB_CHECK_TIMEOUT_S).close()
             status = HubStatus(True, f"{host} reachable")
         except OSError as e:
-            status = HubStatus(False, f"{host} unreachable: {type(e).__name__}")
+            status = HubStatus(False, f"{host} unreachable")
         _hub_status = (now, status)
         return status
 
