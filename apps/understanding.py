@@ -25,19 +25,20 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from sklearn.datasets import make_moons
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neighbors import KernelDensity
-from sklearn.neural_network import MLPClassifier
 
 from shared import limits
 from shared.ui import friendly_errors
+
+if TYPE_CHECKING:
+    from sklearn.neighbors import KernelDensity
+    from sklearn.neural_network import MLPClassifier
 
 PRESETS = ("Two moons", "Ring of 8 Gaussians", "Spiral", "Your points")
 YOUR_POINTS = PRESETS[-1]
@@ -68,6 +69,8 @@ def make_dataset(preset: str, n_points: int, seed: int) -> tuple[np.ndarray, np.
     n = _as_int("Number of points", n_points, limits.POINTS_MIN, limits.POINTS_MAX)
     rng = np.random.default_rng(int(seed))
     if preset == "Two moons":
+        from sklearn.datasets import make_moons  # sklearn loads in ~1.5 s: only when first used
+
         X, y = make_moons(n, noise=0.08, random_state=int(seed))
         X = (X - [0.5, 0.25]) * 1.7
     elif preset == "Ring of 8 Gaussians":
@@ -292,6 +295,8 @@ def fit_gmm(X_train: np.ndarray, X_held: np.ndarray, n_components: int, em_itera
 
 def fit_kde(X_train: np.ndarray, bandwidth: float) -> KernelDensity:
     """A Gaussian kernel of width ``bandwidth`` on every training point (sklearn ``KernelDensity``)."""
+    from sklearn.neighbors import KernelDensity
+
     return KernelDensity(kernel="gaussian", bandwidth=float(bandwidth)).fit(X_train)
 
 
@@ -327,6 +332,9 @@ def fit_classifier(X: np.ndarray, y: np.ndarray, seed: int) -> MLPClassifier | N
     ``None`` when the data has a single class (there is no boundary to learn)."""
     if len(np.unique(y)) < 2:
         return None
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
     clf = MLPClassifier((32, 32), learning_rate_init=0.01, max_iter=200, random_state=int(seed))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # 200 iterations is enough to see the boundary

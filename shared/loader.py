@@ -133,7 +133,7 @@ def hub_status(refresh: bool = False) -> HubStatus:
         try:
             socket.create_connection((host, port), timeout=HUB_CHECK_TIMEOUT_S).close()
             status = HubStatus(True, f"{host} reachable")
-        except OSError as e:
+        except OSError:
             status = HubStatus(False, f"{host} unreachable")
         _hub_status = (now, status)
         return status

@@ -17,9 +17,6 @@ import gradio as gr
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from sklearn.metrics import silhouette_score
 from torch import nn
 
 from apps.foundations.playground import init_weights
@@ -77,9 +74,13 @@ def init_conv(model: nn.Module, generator: torch.Generator) -> nn.Module:
 def projection_2d(hidden: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     """``(N, 2)``: the representation ``(N, D)`` projected by PCA or t-SNE (perplexity 30)."""
     if method == "t-SNE":
+        from sklearn.manifold import TSNE  # sklearn loads in ~1.5 s: only when first used
+
         return TSNE(2, perplexity=30, init="pca", random_state=seed, max_iter=500).fit_transform(hidden)
     if np.allclose(hidden, hidden[0]):
         return np.zeros((len(hidden), 2))
+    from sklearn.decomposition import PCA
+
     return PCA(2).fit_transform(hidden)
 
 
@@ -87,6 +88,8 @@ def separation(hidden: np.ndarray, labels: np.ndarray) -> float:
     """Silhouette coefficient of the classes in the representation (-1 to 1; higher = better separated)."""
     if np.allclose(hidden, hidden[0]):
         return 0.0
+    from sklearn.metrics import silhouette_score
+
     return float(silhouette_score(hidden, labels))
 
 

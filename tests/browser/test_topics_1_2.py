@@ -78,7 +78,13 @@ def test_topic_2_compare_fills_the_table(app_url, browser_page):
     open_tab(page, app_url, "key_models")
     page.get_by_role("tab", name="Compare", exact=True).click()
     page.get_by_role("button", name="Train all and compare").click()
-    expect(panel(page).get_by_text("Transformer (autoregressive)", exact=False).first).to_be_visible(timeout=180_000)
+    # Gradio's Dataframe keeps a hidden copy of the table to measure column widths, so text locators
+    # find a hidden cell first: ask for the grid cells, which only the visible table has.
+    table = panel(page)
+    last = table.get_by_role("gridcell", name="Transformer (autoregressive)", exact=True)
+    expect(last).to_be_visible(timeout=180_000)
+    for family in ("Gaussian mixture (topic 1)", "GAN", "VAE", "Diffusion"):
+        expect(table.get_by_role("gridcell", name=family, exact=True)).to_be_visible()
     page.wait_for_timeout(1500)
     page.screenshot(path=SCREENSHOTS / "topic2_compare.png", full_page=True)
     assert not error_toasts(page)
