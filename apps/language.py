@@ -18,19 +18,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from transformers import (
-    LogitsProcessorList,
-    RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
 
 from shared import limits
 from shared.catalog import EMBEDDED_LM, models_for
@@ -39,6 +33,9 @@ from shared.decoding import start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
 from shared.ui import friendly_errors, load_model
+
+if TYPE_CHECKING:
+    from transformers import LogitsProcessorList
 
 MODES = ("Chat", "Raw continuation")
 
@@ -148,6 +145,14 @@ def encode_prompt(tokenizer, prompt: str, mode: str) -> torch.Tensor:
 
 def logits_processors(settings: SamplingSettings) -> LogitsProcessorList:
     """transformers' own processors, in ``generate()``'s order: repetition penalty, temperature, top-k, top-p."""
+    from transformers import (  # transformers loads in ~0.5 s: not at app start-up
+        LogitsProcessorList,
+        RepetitionPenaltyLogitsProcessor,
+        TemperatureLogitsWarper,
+        TopKLogitsWarper,
+        TopPLogitsWarper,
+    )
+
     procs = LogitsProcessorList()
     if settings.repetition_penalty != 1.0:
         procs.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))

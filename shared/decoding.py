@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 BACKENDS = ("onnx", "transformers")
 ONNX_LABEL = "onnxruntime-genai, int8 weights"
@@ -60,6 +59,10 @@ class TransformersDecoder:
     backend = TRANSFORMERS_LABEL
 
     def __init__(self, model: torch.nn.Module, input_ids: torch.Tensor, device: str):
+        from transformers import (
+            DynamicCache,  # transformers loads in ~0.5 s: not at app start-up
+        )
+
         self.model = model
         self.cache = DynamicCache(config=model.config)
         self.pending = input_ids.to(device)  # (1, T) tokens not yet run through the model
