@@ -34,6 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from shared import limits
+from shared.checks import as_float, as_int
 from shared.ui import friendly_errors
 
 if TYPE_CHECKING:
@@ -66,10 +67,12 @@ def make_dataset(preset: str, n_points: int, seed: int) -> tuple[np.ndarray, np.
     Raises:
         ValueError: unknown preset, or ``n_points`` outside ``[POINTS_MIN, POINTS_MAX]``.
     """
-    n = _as_int("Number of points", n_points, limits.POINTS_MIN, limits.POINTS_MAX)
+    n = as_int("Number of points", n_points, limits.POINTS_MIN, limits.POINTS_MAX)
     rng = np.random.default_rng(int(seed))
     if preset == "Two moons":
-        from sklearn.datasets import make_moons  # sklearn loads in ~1.5 s: only when first used
+        from sklearn.datasets import (
+            make_moons,  # sklearn loads in ~1.5 s: only when first used
+        )
 
         X, y = make_moons(n, noise=0.08, random_state=int(seed))
         X = (X - [0.5, 0.25]) * 1.7
@@ -176,26 +179,6 @@ def _is_number(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _as_int(name: str, value, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a whole number, not {value!r}.") from e
-    if not number.is_integer() or not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value}.")
-    return int(number)
-
-
-def _as_float(name: str, value, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{name} must be a number, not {value!r}.") from e
-    if not low <= number <= high:  # also rejects NaN
-        raise ValueError(f"{name} must be between {low} and {high}, not {value}.")
-    return number
 
 
 def split_held_out(n_points: int, seed: int, fraction: float = HELD_OUT_FRACTION) -> tuple[np.ndarray, np.ndarray]:
@@ -450,7 +433,7 @@ def dataset(preset, n_points, seed, points) -> tuple[np.ndarray, np.ndarray]:
     """The dataset the learner chose: a preset, or their own (drawn or uploaded) points."""
     if preset == YOUR_POINTS:
         return check_points(points)
-    return make_dataset(preset, n_points, _as_int("Seed", seed, 0, limits.SEED_MAX))
+    return make_dataset(preset, n_points, as_int("Seed", seed, 0, limits.SEED_MAX))
 
 
 _per_dataset: dict = {}  # a few datasets' classifier and KDE curve; dict ops are atomic, the worst race recomputes
@@ -460,12 +443,12 @@ _per_dataset: dict = {}  # a few datasets' classifier and KDE curve; dict ops ar
 def explain(preset, n_points, seed, points, model, n_components, em_iterations, bandwidth, n_samples, temperature):
     """Fit both models on the chosen data and draw them side by side, with the held-out log-likelihood."""
     X, y = dataset(preset, n_points, seed, points)
-    seed = _as_int("Seed", seed, 0, limits.SEED_MAX)
-    n_components = _as_int("Components", n_components, 1, limits.GMM_COMPONENTS_MAX)
-    em_iterations = _as_int("EM iterations", em_iterations, 0, limits.EM_ITERATIONS_MAX)
-    bandwidth = _as_float("Bandwidth", bandwidth, limits.KDE_BANDWIDTH_MIN, limits.KDE_BANDWIDTH_MAX)
-    n_samples = _as_int("Samples", n_samples, 1, limits.SAMPLES_MAX)
-    temperature = _as_float("Temperature", temperature, limits.SAMPLING_TEMPERATURE_MIN,
+    seed = as_int("Seed", seed, 0, limits.SEED_MAX)
+    n_components = as_int("Components", n_components, 1, limits.GMM_COMPONENTS_MAX)
+    em_iterations = as_int("EM iterations", em_iterations, 0, limits.EM_ITERATIONS_MAX)
+    bandwidth = as_float("Bandwidth", bandwidth, limits.KDE_BANDWIDTH_MIN, limits.KDE_BANDWIDTH_MAX)
+    n_samples = as_int("Samples", n_samples, 1, limits.SAMPLES_MAX)
+    temperature = as_float("Temperature", temperature, limits.SAMPLING_TEMPERATURE_MIN,
                             limits.SAMPLING_TEMPERATURE_MAX)
     train, held = split_held_out(len(X), seed)
     X_train, X_held = X[train], X[held]
@@ -521,7 +504,7 @@ def show_data(preset, n_points, seed, points):
     if preset == YOUR_POINTS:
         array = np.asarray(points or [], dtype=np.float64).reshape(-1, 3)
         return canvas_image(array[:, :2], array[:, 2].astype(np.int64))
-    return canvas_image(*make_dataset(preset, n_points, _as_int("Seed", seed, 0, limits.SEED_MAX)))
+    return canvas_image(*make_dataset(preset, n_points, as_int("Seed", seed, 0, limits.SEED_MAX)))
 
 
 @friendly_errors

@@ -102,7 +102,9 @@ def xor(n, n_classes, noise, rng):
 
 def two_moons(n, n_classes, noise, rng):
     """scikit-learn's two interleaved half circles, scaled to the plane."""
-    from sklearn.datasets import make_moons  # sklearn loads in ~1.5 s: only when first used
+    from sklearn.datasets import (
+        make_moons,  # sklearn loads in ~1.5 s: only when first used
+    )
 
     X, y = make_moons(n, noise=noise / 2, random_state=int(rng.integers(2**31)))
     return (X - [0.5, 0.25]) * 3.5, y

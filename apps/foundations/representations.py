@@ -74,7 +74,9 @@ def init_conv(model: nn.Module, generator: torch.Generator) -> nn.Module:
 def projection_2d(hidden: np.ndarray, method: str, seed: int = 0) -> np.ndarray:
     """``(N, 2)``: the representation ``(N, D)`` projected by PCA or t-SNE (perplexity 30)."""
     if method == "t-SNE":
-        from sklearn.manifold import TSNE  # sklearn loads in ~1.5 s: only when first used
+        from sklearn.manifold import (
+            TSNE,  # sklearn loads in ~1.5 s: only when first used
+        )
 
         return TSNE(2, perplexity=30, init="pca", random_state=seed, max_iter=500).fit_transform(hidden)
     if np.allclose(hidden, hidden[0]):

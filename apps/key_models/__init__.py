@@ -23,7 +23,9 @@ from apps.key_models.vae import build_vae
 
 def build() -> None:
     """Lay out the topic 2 demo in the current tab: one sub-tab per model family, then the comparison."""
-    from apps.language import build_transformer_view  # topic 4 owns the language model and its views
+    from apps.language import (
+        build_transformer_view,  # topic 4 owns the language model and its views
+    )
 
     with gr.Tabs():
         with gr.Tab("GAN", id="gan"):

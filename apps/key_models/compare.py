@@ -29,8 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps.key_models import common, diffusion, gan, vae
-from apps.understanding import BOX, _as_int, fit_gmm, split_held_out
+from apps.understanding import BOX, fit_gmm, split_held_out
 from shared import limits, live
+from shared.checks import as_int
 from shared.ui import friendly_errors
 
 BINS = 32
@@ -169,8 +170,8 @@ def samples_figure(data: np.ndarray, results: dict[str, np.ndarray]):
 @friendly_errors
 def compare_ui(preset, steps, seed):
     """Stream the comparison: one more table row (and panel) as each family finishes."""
-    steps = _as_int("Training steps", steps, 1, limits.COMPARE_STEPS_MAX)
-    seed = _as_int("Seed", seed, 0, limits.SEED_MAX)
+    steps = as_int("Training steps", steps, 1, limits.COMPARE_STEPS_MAX)
+    seed = as_int("Seed", seed, 0, limits.SEED_MAX)
     data = common.training_data(preset, seed)
     rows, results = [], {}
     families = compare(preset, steps, seed)

@@ -25,8 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps.key_models import common
-from apps.understanding import _as_float, _as_int, on_page_load
+from apps.understanding import on_page_load
 from shared import limits, live
+from shared.checks import as_float, as_int
 from shared.ui import friendly_errors
 
 SCHEDULES = ("cosine", "linear")
@@ -49,11 +50,11 @@ def make_config(preset, timesteps, schedule, hidden, lr, seed) -> DiffusionConfi
         raise ValueError(f"Schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}.")
     return DiffusionConfig(
         preset=preset,
-        timesteps=_as_int("Diffusion steps T", timesteps, limits.DIFFUSION_TIMESTEPS_MIN, limits.DIFFUSION_TIMESTEPS_MAX),
+        timesteps=as_int("Diffusion steps T", timesteps, limits.DIFFUSION_TIMESTEPS_MIN, limits.DIFFUSION_TIMESTEPS_MAX),
         schedule=schedule,
-        hidden=_as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
-        lr=_as_float("Learning rate", lr, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
-        seed=_as_int("Seed", seed, 0, limits.SEED_MAX),
+        hidden=as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
+        lr=as_float("Learning rate", lr, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
+        seed=as_int("Seed", seed, 0, limits.SEED_MAX),
     )
 
 

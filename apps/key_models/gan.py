@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from apps.key_models import common
-from apps.understanding import _as_float, _as_int
 from shared import limits, live
+from shared.checks import as_float, as_int
 
 LOSSES = ("non-saturating", "minimax")
 
@@ -56,12 +56,12 @@ def make_config(preset, hidden, noise_dim, lr_g, lr_d, loss, seed) -> GANConfig:
         raise ValueError(f"Loss must be one of {', '.join(LOSSES)}, not {loss!r}.")
     return GANConfig(
         preset=preset,
-        hidden=_as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
-        noise_dim=_as_int("Noise dimension", noise_dim, 1, limits.NOISE_DIM_MAX),
-        lr_g=_as_float("Generator learning rate", lr_g, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
-        lr_d=_as_float("Discriminator learning rate", lr_d, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
+        hidden=as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
+        noise_dim=as_int("Noise dimension", noise_dim, 1, limits.NOISE_DIM_MAX),
+        lr_g=as_float("Generator learning rate", lr_g, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
+        lr_d=as_float("Discriminator learning rate", lr_d, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
         loss=loss,
-        seed=_as_int("Seed", seed, 0, limits.SEED_MAX),
+        seed=as_int("Seed", seed, 0, limits.SEED_MAX),
     )
 
 

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps.key_models import common
-from apps.understanding import _as_float, _as_int
 from shared import limits, live
+from shared.checks import as_float, as_int
 from shared.ui import friendly_errors
 
 IMAGE_SIDE = 8
@@ -58,10 +58,10 @@ class VAEConfig:
 def make_config(hidden, lr, beta, seed) -> VAEConfig:
     """Check raw UI / API values. Raises ``ValueError`` for anything out of ``shared.limits``."""
     return VAEConfig(
-        hidden=_as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
-        lr=_as_float("Learning rate", lr, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
-        beta=_as_float("KL weight β", beta, 0.0, 4.0),
-        seed=_as_int("Seed", seed, 0, limits.SEED_MAX),
+        hidden=as_int("Hidden size", hidden, limits.HIDDEN_MIN, limits.HIDDEN_MAX),
+        lr=as_float("Learning rate", lr, limits.LEARNING_RATE_MIN, limits.LEARNING_RATE_MAX),
+        beta=as_float("KL weight β", beta, 0.0, 4.0),
+        seed=as_int("Seed", seed, 0, limits.SEED_MAX),
     )
 
 
@@ -287,6 +287,6 @@ def build_vae() -> None:
 
 def _as_explore(z1, z2, digit_a, digit_b) -> tuple[float, float, int, int]:
     extent = limits.VAE_LATENT_RANGE
-    return (_as_float("z1", z1, -extent, extent), _as_float("z2", z2, -extent, extent),
-            _as_int("From digit", digit_a, 0, 9), _as_int("To digit", digit_b, 0, 9))
+    return (as_float("z1", z1, -extent, extent), as_float("z2", z2, -extent, extent),
+            as_int("From digit", digit_a, 0, 9), as_int("To digit", digit_b, 0, 9))
 
