@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 
 from shared import limits
 from shared.checks import as_float, as_int
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, on_page_load
 
 if TYPE_CHECKING:
     from sklearn.neighbors import KernelDensity
@@ -601,11 +601,3 @@ def build() -> None:
     upload.upload(upload_points, inputs=[upload], outputs=[points, preset], api_visibility="private")
     on_page_load(show_data, data_inputs, [canvas])
     on_page_load(explain, data_inputs + model_inputs, outputs)
-
-
-def on_page_load(fn, inputs, outputs) -> None:
-    """Run ``fn`` when the page opens: ``build()`` runs inside the app's ``gr.Blocks``, whose ``load``
-    event this registers (topic 2 uses it too)."""
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(fn, inputs=inputs, outputs=outputs, api_visibility="private")

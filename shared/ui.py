@@ -67,6 +67,16 @@ def friendly_errors(fn):
     return wrapper
 
 
+def on_page_load(fn, inputs, outputs) -> None:
+    """Run ``fn`` each time the page opens, to fill a demo's first view.
+
+    A topic's ``build()`` runs inside the app's ``gr.Blocks``; this registers on that Blocks' ``load`` event.
+    """
+    root = gr.context.Context.root_block
+    if root is not None:
+        root.load(fn, inputs=inputs, outputs=outputs, api_visibility="private")
+
+
 def load_model(model: str, purpose: str | None = None, progress: gr.Progress | None = None) -> Bundle:
     """Load a model through the shared loader, showing progress and warning the user about a fallback."""
     report = (lambda f, m: progress(f, desc=m)) if progress is not None else None

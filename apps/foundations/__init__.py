@@ -30,10 +30,3 @@ def build() -> None:
             digits = build_representations()
         with gr.Tab("Convolution & recurrence", id="seen"):
             build_seen(digits)
-
-
-def on_page_load(fn, inputs, outputs) -> None:
-    """Run ``fn`` when the page opens (``build()`` runs inside the app's ``gr.Blocks``, whose ``load`` this is)."""
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(fn, inputs=inputs, outputs=outputs, api_visibility="private")

@@ -34,7 +34,7 @@ from torch import nn
 
 from shared import limits, live
 from shared.checks import as_float, as_int
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, on_page_load
 
 EDGE = 5.9  # points are kept inside this
 BOX = 6.0  # the plane is [-6, 6]^2, as in TensorFlow Playground (so sin x has two periods to offer)
@@ -837,8 +837,6 @@ def download_weights(key):
 
 def build_playground() -> None:
     """Lay out the playground: data, network, live controls, pictures, then take-home."""
-    from apps.foundations import on_page_load
-
     gr.Markdown("Train a neural network and watch it learn. Each small picture is one neuron: its value over "
                 "the whole plane. Lines are weights (blue +, orange −). Changing data or architecture resets.")
     points = gr.State(None)

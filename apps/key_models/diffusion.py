@@ -25,10 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from apps.key_models import common
-from apps.understanding import on_page_load
 from shared import limits, live
 from shared.checks import as_float, as_int
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, on_page_load
 
 SCHEDULES = ("cosine", "linear")
 
