@@ -28,6 +28,11 @@ class ModelSpec:
         fallback: id of the model used when this one cannot be loaded: for a hub model, the embedded model
             of its task; for an embedded model, the same model on the hub (for installs without the wheel).
         gguf_file: for embedded models shipped as GGUF, the file name inside the wheel.
+        reader: ``"module:function"`` that reads models of this task (see :func:`shared.loader.Loader.load`);
+            ``None`` for the language and sentence-embedding models the loader reads itself.
+
+    ``source`` may also be ``"project"``: a model the project trained itself, whose folder is
+    ``weights/<repo_id>`` in this repository (see ``train/``). It works offline.
     """
 
     id: str
@@ -41,6 +46,7 @@ class ModelSpec:
     description: str
     fallback: str | None = None
     gguf_file: str | None = None
+    reader: str | None = None
 
 
 EMBEDDED_LM = "smollm2-135m-instruct"

