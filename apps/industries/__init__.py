@@ -1,0 +1,38 @@
+"""Topic 7: generative AI at work, one runnable application per sector, each showing where it fails.
+
+One sub-tab per application:
+
+- Marketing (``marketing.py``): personalised copy from a visible prompt template, fact-checked against
+  the inputs (numbers and names not in them are flagged as possible hallucinations);
+- Software (``coding.py``): a coding assistant whose k samples are parsed (``ast``) and linted (ruff),
+  never executed, with pass@k (Chen et al. 2021) on those proxy criteria;
+- Engineering (``topology.py``): generative design by SIMP topology optimisation (Bendsøe and
+  Sigmund 2003; Andreassen et al. 2011), the structure drawn live, iteration by iteration;
+- Healthcare and finance (``synthetic_data.py``): synthetic tables from a Gaussian copula or a small
+  tabular VAE, with fidelity (distributions, correlations, train-on-synthetic) and privacy
+  (distance to the closest real record) measured.
+
+Marketing and coding use the course's language model through topic 4's loader and sampling loop
+(``apps.language``). Nothing heavy is imported until a learner acts.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from apps.industries.coding import build_coding
+from apps.industries.marketing import build_marketing
+from apps.industries.synthetic_data import build_synthetic
+from apps.industries.topology import build_topology
+
+
+def build() -> None:
+    """Lay out the topic 7 demo in the current tab: one sub-tab per application."""
+    with gr.Tabs():
+        with gr.Tab("Marketing copy", id="marketing"):
+            build_marketing()
+        with gr.Tab("Coding assistant", id="coding"):
+            build_coding()
+        with gr.Tab("Generative design", id="design"):
+            build_topology()
+        with gr.Tab("Synthetic data", id="synthetic"):
+            build_synthetic()

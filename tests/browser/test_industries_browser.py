@@ -1,0 +1,91 @@
+"""Topic 7 in headless Chromium: a structure grows live, a synthetic table is checked, copy and code are generated.
+
+Screenshots (screenshots/industries_*.png) are for a person to look at: the cantilever and its compliance
+curve; the synthetic table's histograms, correlations and privacy plot; the fact-checked copy; the code.
+"""
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.test_app_browser import error_toasts, open_app
+from tests.conftest import SCREENSHOTS
+
+
+def open_sub_tab(page, app_url, name):
+    open_app(page, f"{app_url}?tab=industries")
+    expect(page.get_by_role("tab", name="7 · Industries", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                        timeout=30_000)
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def labelled(page, label):
+    """The visible control with this label (other tabs may have one with the same name, hidden)."""
+    return page.get_by_label(label, exact=True).filter(visible=True).first
+
+
+def set_number(page, label, value):
+    box = labelled(page, f"number input for {label}")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_a_cantilever_grows_live_and_impossible_supports_are_refused(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Generative design")
+    expect(page.get_by_text("Ready: press Optimise", exact=False)).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Optimise", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Iteration \d+ of up to 60"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"stopped: "))).to_be_visible(timeout=90_000)
+    assert page.locator("#industries-design img").count() == 1
+    page.screenshot(path=SCREENSHOTS / "industries_design.png", full_page=True)
+
+    labelled(page, "Left edge clamped").uncheck()
+    labelled(page, "Bottom-left corner pinned").check()
+    expect(page.get_by_text("cannot hold the structure still", exact=False).first).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Optimise", exact=True).click()
+    expect(page.locator(".toast-body").filter(has_text="cannot hold the structure still")).to_be_visible(timeout=30_000)
+    assert not [e for e in page.errors if "favicon" not in e]
+
+
+def test_a_synthetic_table_is_measured_and_offered_as_a_csv(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Synthetic data")
+    labelled(page, "Diabetes (regression)").check()
+    page.get_by_role("button", name="Fit and sample", exact=True).click()
+    expect(page.get_by_text(re.compile(r"scores R² [\d.-]+ on the real holdout \(TSTR\)"))).to_be_visible(timeout=90_000)
+    download = page.get_by_role("button", name="Download synthetic CSV", exact=True)
+    expect(download).to_be_visible()
+    with page.expect_download() as info:
+        download.click()
+    assert info.value.suggested_filename.endswith(".csv")
+    page.screenshot(path=SCREENSHOTS / "industries_synthetic.png", full_page=True)
+    assert not error_toasts(page)
+
+
+def test_marketing_copy_is_written_and_fact_checked_and_empty_facts_are_refused(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Marketing copy")
+    set_number(page, "Variants", 1)
+    set_number(page, "Max new tokens", 32)
+    page.get_by_role("button", name="Write variants", exact=True).click()
+    expect(page.get_by_text(re.compile(r"possible hallucinations?|Every number and name"))).to_be_visible(
+        timeout=120_000)
+    expect(page.locator("#industries-copy").get_by_text("Variant 1")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "industries_marketing.png", full_page=True)
+
+    labelled(page, "Product facts (one per line)").fill("")
+    page.get_by_role("button", name="Write variants", exact=True).click()
+    expect(page.locator(".toast-body").filter(has_text="Enter the product facts")).to_be_visible(timeout=30_000)
+
+
+def test_the_coding_assistant_checks_k_samples_and_reports_pass_at_k(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Coding assistant")
+    labelled(page, "Raw continuation").check()
+    set_number(page, "Samples (k)", 2)
+    set_number(page, "Max new tokens", 48)
+    page.get_by_role("button", name="Write code", exact=True).click()
+    expect(page.get_by_text(re.compile(r"pass@k: parses \(\d/2\)"))).to_be_visible(timeout=120_000)
+    expect(page.locator("#industries-code")).to_contain_text("def is_palindrome")
+    page.screenshot(path=SCREENSHOTS / "industries_coding.png", full_page=True)
+    assert not error_toasts(page)
