@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -143,8 +143,12 @@ def encode_prompt(tokenizer, prompt: str, mode: str) -> torch.Tensor:
     return torch.tensor([ids], dtype=torch.long)
 
 
-def logits_processors(settings: SamplingSettings) -> LogitsProcessorList:
-    """transformers' own processors, in ``generate()``'s order: repetition penalty, temperature, top-k, top-p."""
+def logits_processors(settings: SamplingSettings, extra: Sequence | None = None) -> LogitsProcessorList:
+    """transformers' own processors, in ``generate()``'s order: repetition penalty, temperature, top-k, top-p.
+
+    ``extra`` processors (e.g. topic 8's watermark, ``WatermarkLogitsProcessor``) run last, where ``generate()``
+    puts its watermarking processor.
+    """
     from transformers import (  # transformers loads in ~0.5 s: not at app start-up
         LogitsProcessorList,
         RepetitionPenaltyLogitsProcessor,
@@ -163,21 +167,23 @@ def logits_processors(settings: SamplingSettings) -> LogitsProcessorList:
             procs.append(TopKLogitsWarper(settings.top_k))
         if settings.top_p < 1.0:
             procs.append(TopPLogitsWarper(settings.top_p))
+    procs.extend(extra or ())
     return procs
 
 
 def sampling_distribution(
-    logits: torch.Tensor, input_ids: torch.Tensor, settings: SamplingSettings
+    logits: torch.Tensor, input_ids: torch.Tensor, settings: SamplingSettings, extra: Sequence | None = None
 ) -> torch.Tensor:
     """The distribution the next token is drawn from.
 
     Args:
         logits: ``(1, V)`` float32 next-token logits.
         input_ids: ``(1, T)`` the tokens so far (the repetition penalty looks at them).
+        extra: more logits processors, applied after the settings' own (see :func:`logits_processors`).
     Returns:
         ``(1, V)`` float32 probabilities summing to 1; one-hot on the argmax when ``temperature == 0``.
     """
-    scores = logits_processors(settings)(input_ids, logits.clone())
+    scores = logits_processors(settings, extra)(input_ids, logits.clone())
     if settings.temperature == 0:
         probs = torch.zeros_like(scores)
         probs[0, scores[0].argmax()] = 1.0
@@ -202,7 +208,8 @@ def stop_token_ids(bundle: Bundle) -> set[int]:
     return ids
 
 
-def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingSettings) -> Iterator[Step]:
+def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingSettings,
+                    extra_processors: Sequence | None = None) -> Iterator[Step]:
     """Sample up to ``settings.max_new_tokens`` tokens, yielding each with its distribution.
 
     The decoder (``shared.decoding``) runs the prompt through the model once, then one token at a time
@@ -212,6 +219,8 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
 
     Args:
         input_ids: ``(1, T)`` int64 prompt tokens (see :func:`encode_prompt`).
+        extra_processors: logits processors added after the settings' own, e.g. a watermark (topic 8).
+            They see every token so far, prompt included. ``Step.p_model`` stays the model's own probability.
     Yields:
         :class:`Step` per token; stops early at an end-of-sequence token (which is not yielded).
     """
@@ -224,7 +233,7 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
         # Reshaping one (V,) vector is fastest on one thread (onnx backend: 48.9 vs 37.9 tokens/s sampled).
         # Set per step, never across a yield: a streaming callback may resume on another thread.
         with torch_threads(1):
-            step = next_step(logits, context, settings, generator, bundle.tokenizer)
+            step = next_step(logits, context, settings, generator, bundle.tokenizer, extra_processors)
         if step.token_id in stops:
             return
         yield step
@@ -233,10 +242,10 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
 
 
 def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSettings,
-              generator: torch.Generator, tokenizer) -> Step:
+              generator: torch.Generator, tokenizer, extra: Sequence | None = None) -> Step:
     """Choose the next token from ``logits`` ``(1, V)`` given the ``context`` ``(1, T)``, and record why."""
     p_model = torch.softmax(logits, dim=-1)[0]  # (V,) the model's own distribution
-    p_sample = sampling_distribution(logits, context, settings)[0]  # (V,) after your settings
+    p_sample = sampling_distribution(logits, context, settings, extra)[0]  # (V,) after your settings
     if settings.temperature == 0:
         token_id = int(p_sample.argmax())
     else:
@@ -260,6 +269,7 @@ def next_token_logits(bundle: Bundle, prompt: str, mode: str) -> tuple[np.ndarra
         ``(logits, input_ids)``: float32 ``(V,)`` and int64 ``(T,)``.
     """
     input_ids = encode_prompt(bundle.tokenizer, validate_prompt(prompt), mode)
+    check_context(bundle, input_ids.shape[1])
     logits = start_decoding(bundle, input_ids, 1).next_logits()[0]
     return logits.numpy(), input_ids[0].numpy()
 
@@ -270,6 +280,20 @@ def reshape(logits: np.ndarray, input_ids: np.ndarray, settings: SamplingSetting
     p_model = torch.softmax(t_logits, dim=-1)[0]
     p_sampled = sampling_distribution(t_logits, torch.from_numpy(input_ids)[None], settings)[0]
     return p_model.numpy(), p_sampled.numpy()
+
+
+def check_context(bundle: Bundle, n_tokens: int) -> None:
+    """Refuse an input longer than the model's context (its ``max_position_embeddings``), if it has one.
+
+    A small model trained in topic 10 may read only 64 tokens; SmolLM2 reads 8,192.
+
+    Raises:
+        ValueError: ``n_tokens`` exceeds the context.
+    """
+    context = getattr(getattr(bundle.model, "config", None), "max_position_embeddings", None)
+    if context and n_tokens > context:
+        raise ValueError(f"This model reads at most {context} tokens at once; this input has {n_tokens}. "
+                         "Shorten the prompt.")
 
 
 def entropy_bits(p: np.ndarray) -> float:
@@ -299,6 +323,7 @@ def attention_maps(bundle: Bundle, prompt: str, mode: str) -> tuple[list[str], n
         raise ValueError(
             f"The attention view shows up to {limits.ATTENTION_MAX_TOKENS} tokens; this input has {n}{extra}."
         )
+    check_context(bundle, n)
     out = bundle.model(input_ids=input_ids.to(bundle.device), output_attentions=True)
     weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
     tokens = [show_token(bundle.tokenizer.decode([int(i)])) for i in input_ids[0]]
@@ -434,11 +459,20 @@ def _explorer_view(key, temperature, top_k, top_p, repetition_penalty):
     return _explorer_figure(tokens, p_model[order], p_sampled[order]), stats
 
 
+def _catalog_bundle(model: str, purpose: str | None, progress) -> Bundle:
+    """The look-inside views' default way to get a model: the catalog, through the shared loader."""
+    return load_model(model, purpose=purpose, progress=progress)
+
+
 @friendly_errors
 def explore_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress=gr.Progress()):
     """Compute the next-token logits once for this prompt and draw the top-20 distribution."""
+    return _explore(_catalog_bundle, prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress)
+
+
+def _explore(bundle_for, prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress):
     prompt = validate_prompt(prompt)
-    bundle = load_model(model, progress=progress)
+    bundle = bundle_for(model, None, progress)
     key = (bundle.spec.id, bundle.backend, mode, prompt)
     if _logits_cache.get(key) is None:
         logits, input_ids = next_token_logits(bundle, prompt, mode)
@@ -487,8 +521,12 @@ def _attention_figure(tokens: list[str], weights: np.ndarray, layer: int, head: 
 @friendly_errors
 def attention_ui(prompt, mode, model, layer, head, progress=gr.Progress()):
     """Run the float32, eager-attention copy of the model once and draw one head's weights."""
+    return _attention(_catalog_bundle, prompt, mode, model, layer, head, progress)
+
+
+def _attention(bundle_for, prompt, mode, model, layer, head, progress):
     prompt = validate_prompt(prompt)
-    bundle = load_model(model, purpose="inspect", progress=progress)
+    bundle = bundle_for(model, "inspect", progress)
     key = (bundle.spec.id, mode, prompt)
     if _attention_cache.get(key) is None:
         _attention_cache.put(key, attention_maps(bundle, prompt, mode))
@@ -508,8 +546,9 @@ def _attention_view(key, layer, head):
     return (
         _attention_figure(tokens, weights[layer, head], layer, head),
         info,
-        gr.Slider(maximum=n_layers - 1, value=layer),
-        gr.Slider(maximum=n_heads - 1, value=head),
+        # A slider needs maximum > minimum: a one-layer (or one-head) model, e.g. from topic 10, keeps a fixed 0.
+        gr.Slider(maximum=max(1, n_layers - 1), value=layer, interactive=n_layers > 1),
+        gr.Slider(maximum=max(1, n_heads - 1), value=head, interactive=n_heads > 1),
     )
 
 
@@ -580,13 +619,25 @@ def build() -> None:
     _look_inside(prompt, mode, model, sampling, api_prefix="language")
 
 
-def _look_inside(prompt, mode, model, sampling, api_prefix: str | None) -> None:
+def _look_inside(prompt, mode, model, sampling, api_prefix: str | None, bundle_for=None) -> None:
     """The next-token explorer and the attention view, wired to the given inputs.
 
     ``api_prefix`` names the API endpoints (``<prefix>_next_token``, ``<prefix>_attention``);
     ``None`` keeps them private (for a second copy of the views elsewhere in the course).
+    ``bundle_for(model_value, purpose, progress) -> Bundle`` gives the model to look inside; by default
+    ``model``'s value is a catalog label loaded through the shared loader (topic 10 passes the learner's
+    own trained model instead). ``purpose`` is ``None`` or ``"inspect"`` (eager attention needed).
     """
     api = (lambda name: dict(api_name=f"{api_prefix}_{name}")) if api_prefix else (lambda name: dict(api_visibility="private"))
+    explore_fn, attention_fn = explore_ui, attention_ui
+    if bundle_for is not None:
+        @friendly_errors
+        def explore_fn(prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress=gr.Progress()):
+            return _explore(bundle_for, prompt, mode, model, temperature, top_k, top_p, repetition_penalty, progress)
+
+        @friendly_errors
+        def attention_fn(prompt, mode, model, layer, head, progress=gr.Progress()):
+            return _attention(bundle_for, prompt, mode, model, layer, head, progress)
     with gr.Accordion("Next-token explorer", open=True):
         gr.Markdown("The logits are computed once for the prompt; the sampling sliders above reshape the "
                     "distribution live. Grey: the model's own probabilities. Orange: what your settings leave.")
@@ -607,7 +658,7 @@ def _look_inside(prompt, mode, model, sampling, api_prefix: str | None) -> None:
         attention_plot = gr.Plot(label="Attention weights", format="png")
 
     explore.click(
-        explore_ui,
+        explore_fn,
         inputs=[prompt, mode, model, *sampling],
         outputs=[explorer_key, explorer_plot, explorer_stats],
         **api("next_token"),
@@ -618,7 +669,7 @@ def _look_inside(prompt, mode, model, sampling, api_prefix: str | None) -> None:
         slider.change(reshape_ui, inputs=[explorer_key, *sampling], outputs=[explorer_plot, explorer_stats],
                       api_visibility="private", trigger_mode="always_last")
     show_attention.click(
-        attention_ui,
+        attention_fn,
         inputs=[prompt, mode, model, layer, head],
         outputs=[attention_key, attention_plot, attention_info, layer, head],
         **api("attention"),
