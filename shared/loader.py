@@ -166,8 +166,9 @@ def _wheel_dir(module: str) -> Path:
 
 
 def _refuse_unsafe_folder(folder: Path) -> None:
-    if folder.is_dir() and not any(folder.glob("*.safetensors")):
-        pickled = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
+    """Refuse a model folder with no safetensors anywhere in it (a diffusers pipeline keeps them in subfolders)."""
+    if folder.is_dir() and not any(folder.rglob("*.safetensors")):
+        pickled = [str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
         raise ModelUnavailable(
             f"{folder} has no .safetensors weights"
             + (f" (only {', '.join(pickled)})" if pickled else "")
