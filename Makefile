@@ -19,6 +19,12 @@ bench: install-dev
 	$(PY) bench/server.py
 	$(PY) bench/live_training.py
 	$(PY) bench/foundations.py
+	$(PY) bench/images.py
+	$(PY) bench/music.py
+	$(PY) bench/industries.py
+	$(PY) bench/ethics.py
+	$(PY) bench/multimodal.py
+	$(PY) bench/build_your_own.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
