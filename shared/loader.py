@@ -338,7 +338,8 @@ class Loader:
         if spec.source == "embedded":
             folder = _wheel_dir(spec.repo_id) / "model"
             return _from_folder(folder, spec.task, dtype, attn, device, local_only=True)
-        return self._read_hub(spec, dtype, attn, device, report)
+        return self._read_hub(spec, report, lambda source, local_only, revision: _from_folder(
+            source, spec.task, dtype, attn, device, local_only=local_only, revision=revision))
 
     def _embedded_lm_folder(self, spec: ModelSpec, report: Progress) -> Path:
         """The safetensors copy of a GGUF-shipped model, converting it on first use."""
@@ -379,30 +380,22 @@ class Loader:
                 raise ModelUnavailable(f"its weights folder {folder} is missing; see train/ to rebuild it.")
             _refuse_unsafe_folder(folder)
             return reader(folder, dtype=dtype, device=device, local_only=True, revision=None, report=report)
+        return self._read_hub(spec, report, lambda source, local_only, revision: reader(
+            source, dtype=dtype, device=device, local_only=local_only, revision=revision, report=report))
+
+    def _read_hub(self, spec: ModelSpec, report: Progress, read: Callable):
+        """``read(source, local_only, revision)`` on the local folder ``spec.repo_id`` names, else on the hub id.
+
+        Offline, only the local hub cache is tried. Errors become a :class:`ModelUnavailable` that says why.
+        """
         local = Path(spec.repo_id)
         if local.is_dir():  # a folder saved with save_pretrained (tests, or a developer's own model)
             _refuse_unsafe_folder(local)
-            return reader(local, dtype=dtype, device=device, local_only=True, revision=None, report=report)
+            return read(local, True, None)
         status = hub_status()
         report(0.1, f"Fetching {spec.repo_id}" if status.online else f"Offline: looking for {spec.repo_id} in the local cache")
         try:
-            return reader(spec.repo_id, dtype=dtype, device=device, local_only=not status.online,
-                          revision=spec.revision, report=report)
-        except OSError as e:
-            if not status.online:
-                raise ModelUnavailable(f"the hub is offline ({status.reason}) and it is not in the local cache.") from e
-            if "safetensors" in str(e).lower():
-                raise ModelUnavailable(f"{spec.repo_id} has no safetensors weights; pickled weights are refused.") from e
-            raise ModelUnavailable(f"the hub could not provide it ({type(e).__name__}).") from e
-
-    def _read_hub(self, spec: ModelSpec, dtype, attn, device: str, report: Progress):
-        local = Path(spec.repo_id)
-        if local.is_dir():  # a folder saved with save_pretrained (tests, or a developer's own model)
-            return _from_folder(local, spec.task, dtype, attn, device, local_only=True)
-        status = hub_status()
-        report(0.1, f"Fetching {spec.repo_id}" if status.online else f"Offline: looking for {spec.repo_id} in the local cache")
-        try:
-            return _from_folder(spec.repo_id, spec.task, dtype, attn, device, local_only=not status.online, revision=spec.revision)
+            return read(spec.repo_id, not status.online, spec.revision)
         except OSError as e:
             if not status.online:
                 raise ModelUnavailable(f"the hub is offline ({status.reason}) and it is not in the local cache.") from e
