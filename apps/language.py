@@ -13,9 +13,7 @@ Model-side functions first (plain torch, testable without a browser), then ``bui
 """
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +30,7 @@ from shared.checks import as_float, as_int
 from shared.decoding import start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
+from shared.lru import LRUCache
 from shared.ui import friendly_errors, load_model
 
 if TYPE_CHECKING:
@@ -340,32 +339,8 @@ TRANSFORMERS_INSPECT = "transformers, float32, eager attention"
 CONCURRENCY_ID = "language_model"  # every event that runs a language model queues here
 
 
-class _ResultCache:
-    """A small, bounded, thread-safe cache of per-prompt results (logits, attention maps).
-
-    Sessions keep only the key, so memory does not grow with the number of learners.
-    """
-
-    def __init__(self, size: int):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value):
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-_logits_cache = _ResultCache(32)
-_attention_cache = _ResultCache(8)
+_logits_cache = LRUCache(32)  # per-prompt logits, shared by key across sessions
+_attention_cache = LRUCache(8)
 
 
 def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:

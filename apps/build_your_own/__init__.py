@@ -18,7 +18,6 @@ import hashlib
 import math
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from shared import limits, live
 from shared.catalog import EMBEDDED_LM, ModelSpec, get
 from shared.checks import as_int
 from shared.loader import Bundle
+from shared.lru import LRUCache
 from shared.ui import friendly_errors, load_model, on_page_load
 
 DEFAULT_SENTENCE = "To be, or not to be, that is the question."
@@ -45,32 +45,10 @@ LORA_PROMPT = "Romeo:\n"
 TICK_S = 1.0  # the page asks for the training's progress this often
 
 
-class _Cache:
-    """A small, bounded, thread-safe LRU cache (prepared datasets, texts, model snapshots)."""
-
-    def __init__(self, size: int):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return None
-
-    def put(self, key, value):
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 RUNS = live.RunStore(max_runs=limits.BYO_MAX_RUNS, ttl_s=limits.LIVE_RUN_TTL_S)
-_DATASETS = _Cache(limits.BYO_DATASETS_KEPT)
-_TEXTS = _Cache(4)
-_SNAPSHOTS = _Cache(4)
+_DATASETS = LRUCache(limits.BYO_DATASETS_KEPT)
+_TEXTS = LRUCache(4)
+_SNAPSHOTS = LRUCache(4)
 _prepare_lock = threading.Lock()  # one tokenizer training at a time: the BPE trainer uses every core
 
 
