@@ -106,7 +106,7 @@ def main() -> None:
           f"{onnx_bundle.backend} adds {after_onnx - after_torch:.0f} MB")
     paths = {"ours, onnx int8": (ours, onnx_bundle), "ours, transformers": (ours, torch_bundle),
              "model.generate": (plain_generate, torch_bundle)}
-    if onnx_bundle.backend != decoding.ONNX_LABEL:
+    if not isinstance(onnx_bundle.model, decoding.OnnxLM):
         print(f"onnx backend unavailable ({onnx_bundle.notice}); timing transformers only")
         paths.pop("ours, onnx int8")
     greedy = {}

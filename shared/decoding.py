@@ -5,10 +5,12 @@ the logits for the next token, and ``append(token_id)``, which feeds the chosen 
 sampling loop (``apps.language.generate_tokens``) is the same whichever backend computes the logits:
 
 - ``transformers``: the PyTorch model, one forward pass per token with a ``DynamicCache``.
-- ``onnxruntime-genai``: the same weights exported by onnxruntime-genai's model builder with int8
-  weight-only quantisation (``MatMulNBits``, asymmetric, blocks of 32; the output projection stays
-  float32), about 2x faster on a laptop CPU and close in probabilities (see ``bench/lm.py``). The builder runs once per model, into the loader's
-  cache. Docs: https://onnxruntime.ai/docs/genai/ (model builder, ``Generator.get_logits``).
+- ``onnxruntime-genai``: the same model exported by onnxruntime-genai's model builder (float32), then
+  re-encoded by :mod:`shared.block_quant`: the embedded SmolLM2's weights are already llama.cpp
+  ``Q4_1``/``Q8_0`` blocks, and they become ``MatMulNBits`` int4/int8 holding exactly the same numbers;
+  any other weight is quantised to int8. About 4x faster than transformers on a laptop CPU and close
+  in probabilities (see ``bench/lm.py``). The build runs once per model, into the loader's cache.
+  Docs: https://onnxruntime.ai/docs/genai/ (model builder, ``Generator.get_logits``).
 
 ``CM_LM_BACKEND`` (``onnx`` or ``transformers``) chooses; ``onnx`` is the default where
 onnxruntime-genai is installed, and anything that fails there falls back to transformers.
@@ -28,13 +30,9 @@ import numpy as np
 import torch
 
 BACKENDS = ("onnx", "transformers")
-ONNX_LABEL = "onnxruntime-genai, int8 weights"
+ONNX_LABEL = "onnxruntime-genai"
 TRANSFORMERS_LABEL = "transformers, float32"
-# int8 weights, asymmetric, blocks of 32, except the output projection (lm_head), kept in float32: it makes
-# the logits the demo shows, and quantising it doubled their distortion (first-token total-variation distance
-# to float32 transformers up to 0.066 with it, 0.041 without, on six prompts) for 10% more speed.
-# accuracy_level=1/2 (float activations) cut the distortion further but ran 20x slower on this CPU.
-BUILD_OPTIONS = ["block_size=32", "is_symmetric=false", "nodes_to_exclude=/lm_head/MatMul"]
+BUILD_NAME = "onnx-blockq"  # the cache folder's suffix; change it when the build changes
 
 
 def requested_backend() -> str:
@@ -86,8 +84,6 @@ class OnnxLM:
         hf_folder: the original model's folder, for its generation config (end-of-sequence ids).
     """
 
-    backend = ONNX_LABEL
-
     def __init__(self, folder: Path, hf_folder: Path):
         import onnxruntime_genai as og
         from transformers import GenerationConfig
@@ -97,14 +93,15 @@ class OnnxLM:
         self.model = og.Model(str(folder))
         self.generation_config = GenerationConfig.from_pretrained(hf_folder)
         self.nbytes = sum(p.stat().st_size for p in self.folder.glob("model.onnx*"))
+        weights = json.loads((self.folder / "weights.json").read_text()) if (self.folder / "weights.json").exists() else {}
+        self.backend = f"{ONNX_LABEL}, {weights.get('summary', 'quantised weights')}"
 
 
 class OnnxDecoder:
     """Decode with onnxruntime-genai. Its KV buffer is sized to this request (prompt + new tokens)."""
 
-    backend = ONNX_LABEL
-
     def __init__(self, lm: OnnxLM, input_ids: torch.Tensor, max_new_tokens: int):
+        self.backend = lm.backend
         og = lm.og
         ids = input_ids[0].tolist()
         params = og.GeneratorParams(lm.model)
@@ -133,30 +130,45 @@ _build_lock = threading.Lock()
 
 
 def build_onnx(hf_folder: Path, out_folder: Path, num_threads: int, report=lambda f, m: None) -> Path:
-    """Export ``hf_folder`` (a ``save_pretrained`` folder) with onnxruntime-genai's model builder, once.
+    """Export ``hf_folder`` (a ``save_pretrained`` folder) for onnxruntime-genai, once.
 
-    Runs the builder in a subprocess (its output goes to ``build.log`` beside the result), then sets
-    the session's thread count in ``genai_config.json``. Returns ``out_folder``.
+    Two subprocesses (their output goes to ``build.log`` beside the result): onnxruntime-genai's model
+    builder writes a float32 model, then :mod:`shared.block_quant` re-encodes its weights in 4/8 bits
+    (``weights.json`` records how). Then sets the session's thread count in ``genai_config.json``.
+    Returns ``out_folder``.
 
     Raises:
-        RuntimeError: the builder failed; the message names its log.
+        RuntimeError: a step failed; the message names the log.
     """
     out_folder = Path(out_folder)
     with _build_lock:
         if (out_folder / "genai_config.json").exists():
             return out_folder
-        report(0.2, "First use: building the fast onnxruntime-genai model (int8, about 30 s, once)")
         tmp = out_folder.with_name(f"{out_folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        (tmp / "float32").mkdir(parents=True)
         log = tmp.parent / f"{out_folder.name}.build.log"
-        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder), "-o", str(tmp),
-               "-p", "int8", "-e", "cpu", "-c", str(tmp / "_cache"), "--extra_options", *BUILD_OPTIONS]
+        steps = [
+            (0.15, "First use: exporting the model to ONNX (about 10 s, once)",
+             [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_folder), "-o",
+              str(tmp / "float32"), "-p", "fp32", "-e", "cpu", "-c", str(tmp / "_cache")]),
+            (0.4, "First use: writing its weights in 4/8 bits (about 15 s, once)",
+             [sys.executable, "-m", "shared.block_quant", str(tmp / "float32" / "model.onnx"), str(tmp / "model.onnx")]),
+        ]
         with open(log, "w") as f:
-            done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
-        if done.returncode != 0 or not (tmp / "genai_config.json").exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise RuntimeError(f"the onnxruntime-genai builder failed (exit {done.returncode}); see {log}")
+            for fraction, message, cmd in steps:
+                report(fraction, message)
+                f.write(f"$ {' '.join(cmd)}\n")
+                f.flush()
+                done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False,
+                                      cwd=Path(__file__).resolve().parent.parent)
+                if done.returncode != 0:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise RuntimeError(f"building the onnxruntime-genai model failed (exit {done.returncode}); see {log}")
+        for extra in (tmp / "float32").iterdir():
+            if not extra.name.startswith("model.onnx"):
+                shutil.move(str(extra), tmp / extra.name)
+        shutil.rmtree(tmp / "float32", ignore_errors=True)
         shutil.rmtree(tmp / "_cache", ignore_errors=True)
         config_path = tmp / "genai_config.json"
         config = json.loads(config_path.read_text())

@@ -305,12 +305,12 @@ class Loader:
         from transformers import AutoTokenizer
 
         hf_folder = self._embedded_lm_folder(spec, report)
-        onnx_folder = decoding.build_onnx(hf_folder, self.cache_dir / f"{spec.id}-onnx-int8-fp32head", torch.get_num_threads(),
-                                          report)
+        onnx_folder = decoding.build_onnx(hf_folder, self.cache_dir / f"{spec.id}-{decoding.BUILD_NAME}",
+                                          torch.get_num_threads(), report)
         report(0.9, "Loading the onnxruntime-genai model")
         lm = decoding.OnnxLM(onnx_folder, hf_folder)
         tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)  # identical tokens to transformers
-        return Bundle(spec, lm, tokenizer, "cpu", torch.float32, lm.nbytes, backend=decoding.ONNX_LABEL)
+        return Bundle(spec, lm, tokenizer, "cpu", torch.float32, lm.nbytes, backend=lm.backend)
 
     def _make_room(self, need: int, spec: ModelSpec) -> None:
         if need > self.budget_bytes:
