@@ -171,7 +171,8 @@ def logits_processors(settings: SamplingSettings, extra: Sequence | None = None)
 
 
 def sampling_distribution(
-    logits: torch.Tensor, input_ids: torch.Tensor, settings: SamplingSettings, extra: Sequence | None = None
+    logits: torch.Tensor, input_ids: torch.Tensor, settings: SamplingSettings, extra: Sequence | None = None,
+    processors=None,
 ) -> torch.Tensor:
     """The distribution the next token is drawn from.
 
@@ -179,10 +180,12 @@ def sampling_distribution(
         logits: ``(1, V)`` float32 next-token logits.
         input_ids: ``(1, T)`` the tokens so far (the repetition penalty looks at them).
         extra: more logits processors, applied after the settings' own (see :func:`logits_processors`).
+        processors: ``logits_processors(settings, extra)`` when the caller has built it already.
     Returns:
         ``(1, V)`` float32 probabilities summing to 1; one-hot on the argmax when ``temperature == 0``.
     """
-    scores = logits_processors(settings, extra)(input_ids, logits.clone())
+    processors = processors if processors is not None else logits_processors(settings, extra)
+    scores = processors(input_ids, logits.clone())
     if settings.temperature == 0:
         probs = torch.zeros_like(scores)
         probs[0, scores[0].argmax()] = 1.0
@@ -226,29 +229,40 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
     generator = torch.Generator().manual_seed(settings.seed)
     stops = stop_token_ids(bundle)
     decoder = start_decoding(bundle, input_ids, settings.max_new_tokens)
-    context = input_ids.cpu()  # (1, T): every token so far, for the repetition penalty
-    for _ in range(settings.max_new_tokens):
+    n_prompt = input_ids.shape[1]
+    tokens = torch.empty((1, n_prompt + settings.max_new_tokens), dtype=torch.long)  # every token so far
+    tokens[:, :n_prompt] = input_ids.cpu()
+    processors = logits_processors(settings, extra_processors)
+    for i in range(settings.max_new_tokens):
         logits = decoder.next_logits()  # (1, V): the model's forward pass, on all the threads it wants
         # Reshaping one (V,) vector is fastest on one thread (onnx backend: 48.9 vs 37.9 tokens/s sampled).
         # Set per step, never across a yield: a streaming callback may resume on another thread.
         with torch_threads(1):
-            step = next_step(logits, context, settings, generator, bundle.tokenizer, extra_processors)
+            step = next_step(logits, tokens[:, :n_prompt + i], settings, generator, bundle.tokenizer,
+                             processors=processors)
         if step.token_id in stops:
             return
         yield step
         decoder.append(step.token_id)
-        context = torch.cat([context, torch.tensor([[step.token_id]])], dim=1)
+        tokens[0, n_prompt + i] = step.token_id
 
 
 def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSettings,
-              generator: torch.Generator, tokenizer, extra: Sequence | None = None) -> Step:
-    """Choose the next token from ``logits`` ``(1, V)`` given the ``context`` ``(1, T)``, and record why."""
+              generator: torch.Generator, tokenizer, extra: Sequence | None = None, processors=None) -> Step:
+    """Choose the next token from ``logits`` ``(1, V)`` given the ``context`` ``(1, T)``, and record why.
+
+    ``processors``: the settings' :func:`logits_processors`, built once per generation by the caller.
+    A sampled token is drawn from the tokens the settings leave (those with probability > 0): the same
+    distribution as ``torch.multinomial`` over the whole vocabulary, as ``generate()`` draws, but it
+    uses the seeded generator differently, so one seed gives other tokens than ``generate()`` does.
+    """
     p_model = torch.softmax(logits, dim=-1)[0]  # (V,) the model's own distribution
-    p_sample = sampling_distribution(logits, context, settings, extra)[0]  # (V,) after your settings
+    p_sample = sampling_distribution(logits, context, settings, extra, processors)[0]  # (V,) after your settings
     if settings.temperature == 0:
         token_id = int(p_sample.argmax())
     else:
-        token_id = int(torch.multinomial(p_sample, 1, generator=generator))
+        support = torch.nonzero(p_sample).squeeze(1)  # top-k/top-p leave tens of 49,152: 1 ms less per token
+        token_id = int(support[torch.multinomial(p_sample[support], 1, generator=generator)])
     top_p, top_ids = p_model.topk(limits.STEP_TOP_N)
     top = [(show_token(tokenizer.decode([int(i)])), float(p), float(p_sample[int(i)])) for p, i in zip(top_p, top_ids)]
     return Step(token_id, tokenizer.decode([token_id]), float(p_model[token_id]), float(p_sample[token_id]), top)
