@@ -13,9 +13,10 @@ Model-side functions first (plain torch, testable without a browser), then ``bui
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -148,15 +149,24 @@ def logits_processors(settings: SamplingSettings, extra: Sequence | None = None)
     ``extra`` processors (e.g. topic 8's watermark, ``WatermarkLogitsProcessor``) run last, where ``generate()``
     puts its watermarking processor.
     """
-    from transformers import (  # transformers loads in ~0.5 s: not at app start-up
-        LogitsProcessorList,
+    from transformers import LogitsProcessorList  # transformers loads in ~0.5 s: not at app start-up
+
+    procs = LogitsProcessorList(_settings_processors(settings))
+    procs.extend(extra or ())
+    return procs
+
+
+@functools.lru_cache(maxsize=64)
+def _settings_processors(settings: SamplingSettings) -> tuple:
+    """The settings' own processors (stateless, so built once per distinct settings)."""
+    from transformers import (
         RepetitionPenaltyLogitsProcessor,
         TemperatureLogitsWarper,
         TopKLogitsWarper,
         TopPLogitsWarper,
     )
 
-    procs = LogitsProcessorList()
+    procs = []
     if settings.repetition_penalty != 1.0:
         procs.append(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty))
     if settings.temperature > 0:
@@ -166,8 +176,14 @@ def logits_processors(settings: SamplingSettings, extra: Sequence | None = None)
             procs.append(TopKLogitsWarper(settings.top_k))
         if settings.top_p < 1.0:
             procs.append(TopPLogitsWarper(settings.top_p))
-    procs.extend(extra or ())
-    return procs
+    return tuple(procs)
+
+
+def _apply(processors, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """``processors`` one after another, as ``LogitsProcessorList`` runs them (without its per-call signature checks)."""
+    for processor in processors:
+        scores = processor(input_ids, scores)
+    return scores
 
 
 def sampling_distribution(
@@ -185,7 +201,7 @@ def sampling_distribution(
         ``(1, V)`` float32 probabilities summing to 1; one-hot on the argmax when ``temperature == 0``.
     """
     processors = processors if processors is not None else logits_processors(settings, extra)
-    scores = processors(input_ids, logits.clone())
+    scores = _apply(processors, input_ids, logits.clone())
     if settings.temperature == 0:
         probs = torch.zeros_like(scores)
         probs[0, scores[0].argmax()] = 1.0
@@ -247,25 +263,69 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
         tokens[0, n_prompt + i] = step.token_id
 
 
+def sampling_candidates(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSettings,
+                        extra: Sequence | None = None, processors=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tokens the next one can be drawn from, and their probabilities: ``(ids, probs)``, both ``(n,)``.
+
+    The same as :func:`sampling_distribution` restricted to its non-zero entries. With ``top_k > 0``
+    (and no ``extra`` processors) it is computed on the top-k candidates alone: the repetition penalty
+    first, on all logits, then temperature, top-k and top-p (transformers' own warpers) on the
+    candidates, which gives the same numbers (the other tokens have probability 0 either way) without
+    sorting 49,152 logits for top-p: 1.3 ms less per token here.
+    """
+    if settings.temperature > 0 and settings.top_k > 0 and not extra:
+        scores = logits.clone()
+        if settings.repetition_penalty != 1.0:
+            scores = _apply(_settings_processors(replace(settings, temperature=0)), context, scores)
+        kth = scores[0].topk(min(settings.top_k, scores.shape[1])).values[-1]
+        ids = (scores[0] >= kth).nonzero().squeeze(1)  # the top k, ties included, as TopKLogitsWarper keeps them
+        warped = _apply(_settings_processors(replace(settings, repetition_penalty=1.0)), context, scores[:, ids])
+        probs = torch.softmax(warped, dim=-1)[0]
+    else:
+        probs = sampling_distribution(logits, context, settings, extra, processors)[0]
+        ids = probs.nonzero().squeeze(1)
+        probs = probs[ids]
+    keep = probs > 0
+    return ids[keep], probs[keep]
+
+
 def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSettings,
               generator: torch.Generator, tokenizer, extra: Sequence | None = None, processors=None) -> Step:
     """Choose the next token from ``logits`` ``(1, V)`` given the ``context`` ``(1, T)``, and record why.
 
     ``processors``: the settings' :func:`logits_processors`, built once per generation by the caller.
-    A sampled token is drawn from the tokens the settings leave (those with probability > 0): the same
-    distribution as ``torch.multinomial`` over the whole vocabulary, as ``generate()`` draws, but it
-    uses the seeded generator differently, so one seed gives other tokens than ``generate()`` does.
+    When the settings leave few tokens (top-k), the token is drawn from those alone: the same
+    distribution as ``torch.multinomial`` over the whole vocabulary, as ``generate()`` draws (1 ms less
+    per token), but the seeded generator is used differently, so one seed gives other tokens than
+    ``generate()`` does. Otherwise it is drawn over the whole vocabulary.
     """
-    p_model = torch.softmax(logits, dim=-1)[0]  # (V,) the model's own distribution
-    p_sample = sampling_distribution(logits, context, settings, extra, processors)[0]  # (V,) after your settings
-    if settings.temperature == 0:
-        token_id = int(p_sample.argmax())
+    processors = processors if processors is not None else logits_processors(settings, extra)
+    log_z = torch.logsumexp(logits[0], dim=0)  # the model's own distribution is exp(logits - log_z)
+    top_logits, top_ids = logits[0].topk(limits.STEP_TOP_N)
+    if settings.temperature == 0 and not processors:  # plain greedy: the top candidate
+        ids, probs = top_ids[:1], torch.ones(1)
     else:
-        support = torch.nonzero(p_sample).squeeze(1)  # top-k/top-p leave tens of 49,152: 1 ms less per token
-        token_id = int(support[torch.multinomial(p_sample[support], 1, generator=generator)])
-    top_p, top_ids = p_model.topk(limits.STEP_TOP_N)
-    top = [(show_token(tokenizer.decode([int(i)])), float(p), float(p_sample[int(i)])) for p, i in zip(top_p, top_ids)]
-    return Step(token_id, tokenizer.decode([token_id]), float(p_model[token_id]), float(p_sample[token_id]), top)
+        ids, probs = sampling_candidates(logits, context, settings, extra, processors)
+    narrow = len(ids) <= 4 * limits.STEP_TOP_N
+    full = None
+    if not narrow:  # top-k off: the whole vocabulary, as before and as generate() draws
+        full = torch.zeros(logits.shape[1])
+        full[ids] = probs
+    if settings.temperature == 0:
+        token_id = int(ids[probs.argmax()])
+    elif narrow:
+        token_id = int(ids[torch.multinomial(probs, 1, generator=generator)])
+    else:
+        token_id = int(torch.multinomial(full, 1, generator=generator))
+    if narrow:
+        p_sample = dict(zip(ids.tolist(), probs.tolist()))
+    else:  # look up only what is shown
+        shown = [*top_ids.tolist(), token_id]
+        p_sample = dict(zip(shown, full[shown].tolist()))
+    top = [(show_token(tokenizer.decode([i])), float(p), p_sample.get(i, 0.0))
+           for p, i in zip(torch.exp(top_logits - log_z).tolist(), top_ids.tolist())]
+    return Step(token_id, tokenizer.decode([token_id]), float(torch.exp(logits[0, token_id] - log_z)),
+                p_sample.get(token_id, 0.0), top)
 
 
 def generate_text(bundle: Bundle, prompt: str, mode: str, settings: SamplingSettings) -> tuple[str, list[Step]]:

@@ -3,12 +3,14 @@
     python bench/lm.py [--tokens 64] [--repeats 3]
 
 Prints tokens/s and time to first token (TTFT) for: our streaming loop (``apps.language.generate_tokens``,
-which also computes every step's probabilities) on the onnxruntime-genai int8 backend and on the
-transformers float32 backend; ``model.generate`` on the same transformers model; and, when
-``llama-cpp-python`` is installed, llama.cpp on the same GGUF. Also the memory (RSS) each backend adds
-and the quality guard: total-variation distance between the two backends' first-token distributions.
-Figures are ratios within this run, so the machine's load affects all sides alike.
-Goals: transformers loop / generate >= 0.95; default (onnx) path >= 1.2x llama.cpp.
+which also computes every step's probabilities) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
+weights, see ``shared/block_quant.py``) and on the transformers float32 backend; ``model.generate`` on
+the same transformers model; onnxruntime-genai's bare loop (argmax of ``get_logits``, no probabilities:
+the ceiling for our loop); and, when ``llama-cpp-python`` is installed, llama.cpp on the same GGUF,
+greedy, in the same interleaved repeats. Also the memory (RSS) each backend adds and the quality guard:
+total-variation distance of each fast path's first-token distribution from float32 transformers
+(llama.cpp's own too, as a yardstick). Figures are ratios within this run, so the machine's load
+affects all sides alike. Goals: transformers loop / generate >= 0.95; default (onnx) path >= 1.2x llama.cpp.
 """
 from __future__ import annotations
 
@@ -59,34 +61,68 @@ def plain_generate(bundle, ids, settings):
     return n / (time.perf_counter() - start), ttft, n
 
 
-def llama_cpp(tokens: int):
+def bare_onnx(bundle, ids, settings):
+    """onnxruntime-genai alone: greedy argmax of ``get_logits``, no probabilities, no sampler."""
+    start = time.perf_counter()
+    decoder = decoding.start_decoding(bundle, ids, settings.max_new_tokens)  # runs the prompt
+    ttft = None
+    for _ in range(settings.max_new_tokens):
+        token = int(np.asarray(decoder.generator.get_logits()).argmax())
+        ttft = ttft or time.perf_counter() - start
+        decoder.append(token)
+    return settings.max_new_tokens / (time.perf_counter() - start), ttft, settings.max_new_tokens
+
+
+def llama_cpp_model():
+    """llama-cpp-python on the embedded GGUF, or ``None`` when it is not installed."""
     try:
         from llama_cpp import Llama
     except ImportError:
         return None
     spec = get(EMBEDDED_LM)
-    llm = Llama(model_path=str(_wheel_dir(spec.repo_id) / spec.gguf_file), n_threads=torch.get_num_threads(),
-                verbose=False, n_ctx=512)
+    return Llama(model_path=str(_wheel_dir(spec.repo_id) / spec.gguf_file), n_threads=torch.get_num_threads(),
+                 verbose=False, n_ctx=512, logits_all=True)
+
+
+def llama_cpp(llm, ids, settings):
+    """Greedy completion of the same prompt tokens, timed like ours (the 1-token call gives TTFT)."""
+    prompt = ids[0].tolist()
     start = time.perf_counter()
-    llm(PROMPT, max_tokens=1, temperature=0)
+    llm(prompt, max_tokens=1, temperature=0)
     ttft = time.perf_counter() - start
     start = time.perf_counter()
-    out = llm(PROMPT, max_tokens=tokens, temperature=0)
+    out = llm(prompt, max_tokens=settings.max_new_tokens, temperature=0)
     n = out["usage"]["completion_tokens"]
     return n / (time.perf_counter() - start), ttft, n
+
+
+def llama_cpp_first_token(llm, ids: np.ndarray) -> np.ndarray:
+    llm.reset()
+    llm.eval(ids.tolist())
+    return np.array(llm.scores[len(ids) - 1], dtype=np.float64)
 
 
 def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def total_variation(onnx_bundle, torch_bundle) -> list[float]:
-    out = []
+def total_variation(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
+    p, q = (np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in (logits_a, logits_b))
+    return 0.5 * float(np.abs(p - q).sum())
+
+
+def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
+    rows = {"ours, onnx": [], "llama.cpp": []}
     for prompt in QUALITY_PROMPTS:
-        p, q = (np.exp(x - x.max()) / np.exp(x - x.max()).sum()
-                for x in (L.next_token_logits(b, prompt, "Raw continuation")[0] for b in (onnx_bundle, torch_bundle)))
-        out.append(0.5 * float(np.abs(p - q).sum()))
-    return out
+        reference, ids = L.next_token_logits(torch_bundle, prompt, "Raw continuation")
+        rows["ours, onnx"].append(total_variation(L.next_token_logits(onnx_bundle, prompt, "Raw continuation")[0],
+                                                  reference))
+        if llm is not None:
+            rows["llama.cpp"].append(total_variation(llama_cpp_first_token(llm, ids), reference))
+    print(f"\nquality guard: first-token total variation from transformers float32, {len(QUALITY_PROMPTS)} prompts")
+    for name, tvs in rows.items():
+        if tvs:
+            print(f"  {name:12s} {', '.join(f'{x:.3f}' for x in tvs)} (max {max(tvs):.3f})")
 
 
 def main() -> None:
@@ -104,40 +140,42 @@ def main() -> None:
           f"{a.repeats} repeats (median)")
     print(f"RSS: {base:.0f} MB before loading; transformers float32 adds {after_torch - base:.0f} MB; "
           f"{onnx_bundle.backend} adds {after_onnx - after_torch:.0f} MB")
-    paths = {"ours, onnx int8": (ours, onnx_bundle), "ours, transformers": (ours, torch_bundle),
-             "model.generate": (plain_generate, torch_bundle)}
-    if not isinstance(onnx_bundle.model, decoding.OnnxLM):
+    llm = llama_cpp_model()
+    fast = isinstance(onnx_bundle.model, decoding.OnnxLM)
+    if not fast:
         print(f"onnx backend unavailable ({onnx_bundle.notice}); timing transformers only")
-        paths.pop("ours, onnx int8")
     greedy = {}
     for name, s in [
         ("greedy", L.make_settings(0, 0, 1.0, 1.0, a.tokens, 0)),
         ("sampled T=0.7 k=50 p=0.95", L.make_settings(0.7, 50, 0.95, 1.0, a.tokens, 0)),
     ]:
+        paths = {"ours, onnx": (ours, onnx_bundle), "ours, transformers": (ours, torch_bundle),
+                 "model.generate": (plain_generate, torch_bundle)}
+        if name == "greedy":  # the references: no probabilities shown, greedy only
+            paths |= {"bare onnxruntime-genai": (bare_onnx, onnx_bundle), "llama.cpp": (llama_cpp, llm)}
+        paths = {k: v for k, v in paths.items() if v[1] is not None and (fast or "onnx" not in k)}
         for fn, bundle in paths.values():  # warm-up
             fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 4, 0))
         rows = {k: [] for k in paths}
         for _ in range(a.repeats):  # interleaved, so load drifts hit every path alike
             for k, (fn, bundle) in paths.items():
+                time.sleep(0.5)  # let the previous path's spinning worker threads (torch, ORT, ggml) go idle
                 rows[k].append(fn(bundle, ids, s))
         med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2]) for k, v in rows.items()}
         print(f"\n[{name}]")
         for k, (tps, ttft, n) in med.items():
-            print(f"  {k:20s} {tps:6.1f} tok/s   TTFT {ttft * 1000:6.0f} ms   ({n} tokens)   "
+            print(f"  {k:22s} {tps:6.1f} tok/s   TTFT {ttft * 1000:6.0f} ms   ({n} tokens)   "
                   f"x{tps / med['model.generate'][0]:.2f} of model.generate")
         if name == "greedy":
             greedy = med
-    if "ours, onnx int8" in paths:
-        tv = total_variation(onnx_bundle, torch_bundle)
-        print(f"\nquality guard: first-token total variation, onnx int8 vs transformers float32: "
-              f"{', '.join(f'{x:.3f}' for x in tv)} (max {max(tv):.3f})")
-    cpp = llama_cpp(a.tokens)
-    if cpp is None:
+    if fast:
+        quality_guard(onnx_bundle, torch_bundle, llm)
+    if llm is None:
         print("\nllama-cpp-python not installed: no llama.cpp figure (pip install llama-cpp-python to add it).")
     else:
-        print(f"\n[llama.cpp, same GGUF, greedy] {cpp[0]:.1f} tok/s, TTFT {cpp[1] * 1000:.0f} ms")
+        print("\n[greedy, against llama.cpp on the same GGUF]")
         for k, (tps, _, _) in greedy.items():
-            print(f"  {k:20s} x{tps / cpp[0]:.2f} of llama.cpp")
+            print(f"  {k:22s} x{tps / greedy['llama.cpp'][0]:.2f} of llama.cpp")
 
 
 if __name__ == "__main__":
