@@ -125,3 +125,30 @@ def test_generation_does_not_touch_the_global_random_state(embedded_lm):
     torch.manual_seed(123)
     L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(max_new_tokens=4))
     assert torch.rand(1) == expected
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p, penalty", [
+    (0.7, 50, 0.95, 1.0), (1.3, 5, 1.0, 1.2), (1.0, 200, 0.5, 1.0), (0.0, 0, 1.0, 1.3), (1.0, 0, 0.9, 1.0)])
+def test_candidates_are_the_sampling_distribution_without_its_zeros(embedded_lm, temperature, top_k, top_p, penalty):
+    """The top-k shortcut (warpers run on the k candidates only) gives transformers' full-vocabulary numbers."""
+    logits, ids = L.next_token_logits(embedded_lm, "The best thing about learning to code is", "Raw continuation")
+    logits, context = torch.from_numpy(logits)[None], torch.from_numpy(ids)[None]
+    settings = L.make_settings(temperature, top_k, top_p, penalty, 8, 0)
+    full = L.sampling_distribution(logits, context, settings)[0]
+    ids, probs = L.sampling_candidates(logits, context, settings)
+    order = ids.argsort()
+    assert torch.equal(ids[order], full.nonzero().squeeze(1))
+    torch.testing.assert_close(probs[order], full[ids[order]], rtol=0, atol=1e-6)
+    assert 1 <= len(ids) <= (top_k or len(full))
+    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_stream_updates_the_screen_at_a_bounded_rate_and_ends_with_every_token(embedded_lm, monkeypatch):
+    monkeypatch.setattr(L, "STREAM_UPDATES_PER_S", 1e-3)  # one update in 1,000 s: only the first token streams
+    updates = list(L.generate_ui("Once upon a time", "Raw continuation", embedded_lm.spec.label, 0.0, 0, 1.0, 1.0,
+                                 12, 0, progress=lambda *a, **k: None))
+    streamed, final = updates[:-1], updates[-1]
+    steps = final[3]
+    assert len(steps) == 12 and len(streamed) == 1  # the first token at once, then nothing until the end
+    assert final[0] == embedded_lm.tokenizer.decode([s["token_id"] for s in steps], skip_special_tokens=True)
+    assert final[0].startswith(streamed[0][0]) and len(final[0]) > len(streamed[0][0])
