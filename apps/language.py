@@ -149,7 +149,9 @@ def logits_processors(settings: SamplingSettings, extra: Sequence | None = None)
     ``extra`` processors (e.g. topic 8's watermark, ``WatermarkLogitsProcessor``) run last, where ``generate()``
     puts its watermarking processor.
     """
-    from transformers import LogitsProcessorList  # transformers loads in ~0.5 s: not at app start-up
+    from transformers import (
+        LogitsProcessorList,  # transformers loads in ~0.5 s: not at app start-up
+    )
 
     procs = LogitsProcessorList(_settings_processors(settings))
     procs.extend(extra or ())
@@ -318,10 +320,10 @@ def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSet
     else:
         token_id = int(torch.multinomial(full, 1, generator=generator))
     if narrow:
-        p_sample = dict(zip(ids.tolist(), probs.tolist()))
+        p_sample = dict(zip(ids.tolist(), probs.tolist(), strict=True))
     else:  # look up only what is shown
         shown = [*top_ids.tolist(), token_id]
-        p_sample = dict(zip(shown, full[shown].tolist()))
+        p_sample = dict(zip(shown, full[shown].tolist(), strict=True))
     top = [(show_token(tokenizer.decode([i])), float(p), p_sample.get(i, 0.0))
            for p, i in zip(torch.exp(top_logits - log_z).tolist(), top_ids.tolist())]
     return Step(token_id, tokenizer.decode([token_id]), float(torch.exp(logits[0, token_id] - log_z)),

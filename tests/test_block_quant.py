@@ -110,7 +110,7 @@ def built(tmp_path_factory):
         with torch.no_grad():
             reference = model(torch.tensor([PROMPT])).logits[0, -1].double().numpy()
         messages = []
-        folder = build_onnx(root / "hf", root / "onnx", 1, report=lambda f, m: messages.append(m))
+        folder = build_onnx(root / "hf", root / "onnx", 1, report=lambda f, m, seen=messages: seen.append(m))
         assert any("4/8 bits" in m for m in messages)  # the learner sees the slow first build coming
         out[grid] = folder, reference
     return out
