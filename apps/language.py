@@ -14,6 +14,7 @@ Model-side functions first (plain torch, testable without a browser), then ``bui
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -28,7 +29,7 @@ from matplotlib.figure import Figure
 from shared import limits
 from shared.catalog import EMBEDDED_LM, models_for
 from shared.checks import as_float, as_int
-from shared.decoding import start_decoding
+from shared.decoding import StepSummary, start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
 from shared.lru import LRUCache
@@ -255,9 +256,10 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
         logits = decoder.next_logits()  # (1, V): the model's forward pass, on all the threads it wants
         # Reshaping one (V,) vector is fastest on one thread (onnx backend: 48.9 vs 37.9 tokens/s sampled).
         # Set per step, never across a yield: a streaming callback may resume on another thread.
+        summary = decoder.summary(limits.STEP_TOP_N)  # the fast backend computes it inside the model
         with torch_threads(1):
             step = next_step(logits, tokens[:, :n_prompt + i], settings, generator, bundle.tokenizer,
-                             processors=processors)
+                             processors=processors, summary=summary)
         if step.token_id in stops:
             return
         yield step
@@ -292,18 +294,21 @@ def sampling_candidates(logits: torch.Tensor, context: torch.Tensor, settings: S
 
 
 def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSettings,
-              generator: torch.Generator, tokenizer, extra: Sequence | None = None, processors=None) -> Step:
+              generator: torch.Generator, tokenizer, extra: Sequence | None = None, processors=None,
+              summary: StepSummary | None = None) -> Step:
     """Choose the next token from ``logits`` ``(1, V)`` given the ``context`` ``(1, T)``, and record why.
 
     ``processors``: the settings' :func:`logits_processors`, built once per generation by the caller.
+    ``summary``: the logits' log-sum-exp and top ``limits.STEP_TOP_N``, when the backend computed them.
     When the settings leave few tokens (top-k), the token is drawn from those alone: the same
     distribution as ``torch.multinomial`` over the whole vocabulary, as ``generate()`` draws (1 ms less
     per token), but the seeded generator is used differently, so one seed gives other tokens than
     ``generate()`` does. Otherwise it is drawn over the whole vocabulary.
     """
     processors = processors if processors is not None else logits_processors(settings, extra)
-    log_z = torch.logsumexp(logits[0], dim=0)  # the model's own distribution is exp(logits - log_z)
-    top_logits, top_ids = logits[0].topk(limits.STEP_TOP_N)
+    if summary is None:
+        summary = StepSummary(float(torch.logsumexp(logits[0], dim=0)), *logits[0].topk(limits.STEP_TOP_N))
+    log_z, top_logits, top_ids = summary  # the model's own distribution is exp(logits - log_z)
     if settings.temperature == 0 and not processors:  # plain greedy: the top candidate
         ids, probs = top_ids[:1], torch.ones(1)
     else:
@@ -326,7 +331,7 @@ def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSet
         p_sample = dict(zip(shown, full[shown].tolist(), strict=True))
     top = [(show_token(tokenizer.decode([i])), float(p), p_sample.get(i, 0.0))
            for p, i in zip(torch.exp(top_logits - log_z).tolist(), top_ids.tolist())]
-    return Step(token_id, tokenizer.decode([token_id]), float(torch.exp(logits[0, token_id] - log_z)),
+    return Step(token_id, tokenizer.decode([token_id]), math.exp(float(logits[0, token_id]) - log_z),
                 p_sample.get(token_id, 0.0), top)
 
 

@@ -87,9 +87,11 @@ def llama_cpp_model():
 def llama_cpp(llm, ids, settings):
     """Greedy completion of the same prompt tokens, timed like ours (the 1-token call gives TTFT)."""
     prompt = ids[0].tolist()
+    llm.reset()  # forget the evaluated prompt: llama-cpp-python would otherwise reuse its cache, skipping prefill
     start = time.perf_counter()
     llm(prompt, max_tokens=1, temperature=0)
     ttft = time.perf_counter() - start
+    llm.reset()
     start = time.perf_counter()
     out = llm(prompt, max_tokens=settings.max_new_tokens, temperature=0)
     n = out["usage"]["completion_tokens"]
@@ -159,7 +161,9 @@ def main() -> None:
         rows = {k: [] for k in paths}
         for _ in range(a.repeats):  # interleaved, so load drifts hit every path alike
             for k, (fn, bundle) in paths.items():
-                time.sleep(0.5)  # let the previous path's spinning worker threads (torch, ORT, ggml) go idle
+                # Warm this path up just before timing it: the previous path's worker threads (torch, ORT, ggml)
+                # may still spin, and a path that sat idle starts slow; 16 tokens absorb both.
+                fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 16, 0))
                 rows[k].append(fn(bundle, ids, s))
         med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2]) for k, v in rows.items()}
         print(f"\n[{name}]")

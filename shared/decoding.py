@@ -25,14 +25,18 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from shared import limits
 
 BACKENDS = ("onnx", "transformers")
 ONNX_LABEL = "onnxruntime-genai"
 TRANSFORMERS_LABEL = "transformers, float32"
 BUILD_NAME = "onnx-blockq"  # the cache folder's suffix; change it when the build changes
+SUMMARY_OUTPUTS = ("logits_logsumexp", "top_logits", "top_ids")
 
 
 def requested_backend() -> str:
@@ -49,6 +53,15 @@ def requested_backend() -> str:
 
 def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime_genai") is not None
+
+
+class StepSummary(NamedTuple):
+    """What the screen shows of one step's logits: ``log_z`` (their log-sum-exp, so ``p = exp(logit - log_z)``),
+    and the ``k`` largest logits with their token ids, ``(k,)`` each, largest first."""
+
+    log_z: float
+    top_logits: torch.Tensor
+    top_ids: torch.Tensor
 
 
 class TransformersDecoder:
@@ -71,6 +84,10 @@ class TransformersDecoder:
         """``(1, V)`` float32 logits for the next token."""
         out = self.model(input_ids=self.pending, cache=self.cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1, :].float().cpu()
+
+    def summary(self, k: int) -> None:
+        """Computed by the caller from the logits on this backend."""
+        return None
 
     def append(self, token_id: int) -> None:
         self.pending = torch.tensor([[token_id]], device=self.device)
@@ -95,6 +112,8 @@ class OnnxLM:
         self.nbytes = sum(p.stat().st_size for p in self.folder.glob("model.onnx*"))
         weights = json.loads((self.folder / "weights.json").read_text()) if (self.folder / "weights.json").exists() else {}
         self.backend = f"{ONNX_LABEL}, {weights.get('summary', 'quantised weights')}"
+        extra = self.folder / "step_summary.json"
+        self.summary_k = json.loads(extra.read_text())["top_k"] if extra.exists() else 0
 
 
 class OnnxDecoder:
@@ -102,6 +121,7 @@ class OnnxDecoder:
 
     def __init__(self, lm: OnnxLM, input_ids: torch.Tensor, max_new_tokens: int):
         self.backend = lm.backend
+        self.summary_k = lm.summary_k
         og = lm.og
         ids = input_ids[0].tolist()
         params = og.GeneratorParams(lm.model)
@@ -114,6 +134,16 @@ class OnnxDecoder:
         """``(1, V)`` float32 logits for the next token."""
         logits = np.asarray(self.generator.get_logits())  # (1, 1, V)
         return torch.from_numpy(logits.reshape(1, -1).astype(np.float32, copy=True))
+
+    def summary(self, k: int) -> StepSummary | None:
+        """The model's own summary of the last position's logits (see :func:`add_step_summary`), or ``None``."""
+        if self.summary_k < k:
+            return None
+        get = self.generator.get_output  # outputs of the last run: (1, T, ...) for a prompt, T = 1 after
+        log_z = float(np.asarray(get(SUMMARY_OUTPUTS[0])).reshape(-1)[-1])
+        values = np.asarray(get(SUMMARY_OUTPUTS[1])).reshape(-1, self.summary_k)[-1, :k]
+        ids = np.asarray(get(SUMMARY_OUTPUTS[2])).reshape(-1, self.summary_k)[-1, :k]
+        return StepSummary(log_z, torch.from_numpy(values.astype(np.float32)), torch.from_numpy(ids.astype(np.int64)))
 
     def append(self, token_id: int) -> None:
         self.generator.append_tokens([token_id])
@@ -165,6 +195,7 @@ def build_onnx(hf_folder: Path, out_folder: Path, num_threads: int, report=lambd
                 if done.returncode != 0:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise RuntimeError(f"building the onnxruntime-genai model failed (exit {done.returncode}); see {log}")
+        add_step_summary(tmp / "model.onnx", limits.STEP_TOP_N)
         for extra in (tmp / "float32").iterdir():
             if not extra.name.startswith("model.onnx"):
                 shutil.move(str(extra), tmp / extra.name)
@@ -180,3 +211,30 @@ def build_onnx(hf_folder: Path, out_folder: Path, num_threads: int, report=lambd
         except OSError:  # another process finished first
             shutil.rmtree(tmp, ignore_errors=True)
         return out_folder
+
+
+def add_step_summary(model_path: Path, k: int) -> None:
+    """Add three outputs to the ONNX model at ``model_path``: ``ReduceLogSumExp`` and ``TopK(k)`` of its logits.
+
+    They are what the demo shows of each step (the chosen token's probability and the top-``k`` table),
+    computed inside onnxruntime right after the logits, instead of two more passes over 49,152 logits in
+    Python (about 0.5 ms a token on this CPU). Writes ``step_summary.json`` (``{"top_k": k}``) beside it.
+    Ops: https://onnx.ai/onnx/operators/onnx__ReduceLogSumExp.html, https://onnx.ai/onnx/operators/onnx__TopK.html
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(model_path), load_external_data=False)  # the weights stay where they are
+    graph = model.graph
+    lse, values, ids = SUMMARY_OUTPUTS
+    graph.initializer.extend([numpy_helper.from_array(np.array([-1], np.int64), "summary/axes"),
+                              numpy_helper.from_array(np.array([k], np.int64), "summary/k")])
+    graph.node.extend([
+        helper.make_node("ReduceLogSumExp", ["logits", "summary/axes"], [lse], name="/summary/LogSumExp", keepdims=1),
+        helper.make_node("TopK", ["logits", "summary/k"], [values, ids], name="/summary/TopK", axis=-1),
+    ])
+    graph.output.extend([helper.make_tensor_value_info(lse, TensorProto.FLOAT, None),
+                         helper.make_tensor_value_info(values, TensorProto.FLOAT, None),
+                         helper.make_tensor_value_info(ids, TensorProto.INT64, None)])
+    onnx.save(model, str(model_path))
+    (Path(model_path).parent / "step_summary.json").write_text(json.dumps({"top_k": k}))
