@@ -230,10 +230,13 @@ def add_step_summary(model_path: Path, k: int) -> None:
     graph.initializer.extend([numpy_helper.from_array(np.array([-1], np.int64), "summary/axes"),
                               numpy_helper.from_array(np.array([k], np.int64), "summary/k")])
     graph.node.extend([
-        helper.make_node("ReduceLogSumExp", ["logits", "summary/axes"], [lse], name="/summary/LogSumExp", keepdims=1),
+        # in float64: onnxruntime's float32 sum of 49,152 terms was 1.4e-4 off (torch's: 1e-7)
+        helper.make_node("Cast", ["logits"], ["summary/logits64"], name="/summary/Cast", to=TensorProto.DOUBLE),
+        helper.make_node("ReduceLogSumExp", ["summary/logits64", "summary/axes"], [lse], name="/summary/LogSumExp",
+                         keepdims=1),
         helper.make_node("TopK", ["logits", "summary/k"], [values, ids], name="/summary/TopK", axis=-1),
     ])
-    graph.output.extend([helper.make_tensor_value_info(lse, TensorProto.FLOAT, None),
+    graph.output.extend([helper.make_tensor_value_info(lse, TensorProto.DOUBLE, None),
                          helper.make_tensor_value_info(values, TensorProto.FLOAT, None),
                          helper.make_tensor_value_info(ids, TensorProto.INT64, None)])
     onnx.save(model, str(model_path))

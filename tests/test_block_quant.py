@@ -154,3 +154,25 @@ def test_a_failed_build_names_its_log(tmp_path):
     with pytest.raises(RuntimeError, match=r"build\.log"):
         build_onnx(tmp_path / "hf", tmp_path / "onnx", 1)
     assert not (tmp_path / "onnx").exists()
+
+
+def test_the_model_also_outputs_each_steps_log_sum_exp_and_top_k(built):
+    import onnxruntime as ort
+
+    from shared import limits
+    from shared.decoding import SUMMARY_OUTPUTS
+
+    folder, _ = built[True]
+    assert json.loads((folder / "step_summary.json").read_text()) == {"top_k": limits.STEP_TOP_N}
+    session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"input_ids": np.array([PROMPT], np.int64), "attention_mask": np.ones((1, len(PROMPT)), np.int64)}
+    for i in session.get_inputs():
+        if i.name.startswith("past_key_values"):
+            feeds[i.name] = np.zeros((1, 1, 0, 32), np.float32)
+    logits, log_z, top, ids = (x[0] for x in session.run(["logits", *SUMMARY_OUTPUTS], feeds))  # (T, ...)
+    assert log_z.shape == (len(PROMPT), 1) and top.shape == ids.shape == (len(PROMPT), limits.STEP_TOP_N)
+    top1 = logits.max(-1, keepdims=True).astype(np.float64)
+    reference = top1[:, 0] + np.log(np.exp(logits - top1).sum(-1))
+    np.testing.assert_allclose(log_z[:, 0], reference, rtol=0, atol=1e-6)
+    assert (ids == np.argsort(-logits, axis=-1, kind="stable")[:, :limits.STEP_TOP_N]).all()
+    np.testing.assert_array_equal(top, np.take_along_axis(logits, ids, -1))

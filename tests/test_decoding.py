@@ -31,6 +31,16 @@ def test_fast_backend_keeps_the_first_token_distribution(onnx_lm, embedded_lm_tr
     assert 0.5 * np.abs(p_fast - p_exact).sum() < MAX_TOTAL_VARIATION
 
 
+def test_fast_backend_step_table_comes_from_its_own_logits(onnx_lm):
+    """The top-10 table and p(model) use the model's in-graph log-sum-exp and top-k: they match the logits."""
+    logits, _ = L.next_token_logits(onnx_lm, PROMPTS[0], "Raw continuation")
+    p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    step = L.generate_text(onnx_lm, PROMPTS[0], "Raw continuation", L.make_settings(0, 0, 1.0, 1.0, 1, 0))[1][0]
+    assert step.token_id == int(p.argmax()) and step.p_model == pytest.approx(float(p.max()), abs=1e-5)
+    shown = [row[1] for row in step.top]
+    np.testing.assert_allclose(shown, np.sort(p)[::-1][:len(shown)], atol=1e-5)
+
+
 def test_fast_backend_greedy_starts_like_transformers(onnx_lm, embedded_lm_transformers):
     s = L.make_settings(0, 0, 1.0, 1.0, 4, 0)
     fast = [st.token_id for st in L.generate_text(onnx_lm, PROMPTS[0], "Raw continuation", s)[1]]
