@@ -213,6 +213,20 @@ def build_onnx(hf_folder: Path, out_folder: Path, num_threads: int, report=lambd
         return out_folder
 
 
+def remove_stale_builds(cache_dir: Path, model_id: str) -> list[str]:
+    """Delete this app's earlier builds of ``model_id`` (``<id>-onnx-*`` folders other than :data:`BUILD_NAME`).
+
+    A build from an older version of the app is never read again; the int8 one of the previous version
+    took about 300 MB. Returns the names removed.
+    """
+    removed = []
+    for old in Path(cache_dir).glob(f"{model_id}-onnx-*"):
+        if old.is_dir() and old.name != f"{model_id}-{BUILD_NAME}" and ".tmp-" not in old.name:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old.name)
+    return removed
+
+
 def add_step_summary(model_path: Path, k: int) -> None:
     """Add three outputs to the ONNX model at ``model_path``: ``ReduceLogSumExp`` and ``TopK(k)`` of its logits.
 

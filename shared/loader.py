@@ -307,6 +307,7 @@ class Loader:
         hf_folder = self._embedded_lm_folder(spec, report)
         onnx_folder = decoding.build_onnx(hf_folder, self.cache_dir / f"{spec.id}-{decoding.BUILD_NAME}",
                                           torch.get_num_threads(), report)
+        decoding.remove_stale_builds(self.cache_dir, spec.id)
         report(0.9, "Loading the onnxruntime-genai model")
         lm = decoding.OnnxLM(onnx_folder, hf_folder)
         tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)  # identical tokens to transformers

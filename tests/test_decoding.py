@@ -85,3 +85,12 @@ def test_an_unknown_backend_is_refused(monkeypatch):
     monkeypatch.setenv("CM_LM_BACKEND", "llamacpp")
     with pytest.raises(ValueError, match="CM_LM_BACKEND"):
         decoding.requested_backend()
+
+
+def test_only_this_versions_build_is_kept(tmp_path):
+    for name in ("lm-onnx-int8-fp32head", f"lm-{decoding.BUILD_NAME}", "lm-onnx-blockq.tmp-123", "other-onnx-int8"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "lm-onnx-int8.build.log").write_text("log")
+    assert decoding.remove_stale_builds(tmp_path, "lm") == ["lm-onnx-int8-fp32head"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"lm-{decoding.BUILD_NAME}", "lm-onnx-blockq.tmp-123", "other-onnx-int8", "lm-onnx-int8.build.log"])
