@@ -9,17 +9,13 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.test_app_browser import error_toasts, open_app
 from tests.conftest import SCREENSHOTS
 
 
 def open_ethics(page, url, sub_tab: str):
-    page.goto(f"{url}?tab=ethics", wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".gradio-container", timeout=60_000)
+    open_app(page, f"{url}?tab=ethics")
     page.get_by_role("tab", name=sub_tab, exact=True).click(timeout=60_000)
-
-
-def error_toasts(page) -> list[str]:
-    return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
 
 
 def test_watermark_detector_scores_a_typed_text(app_url, browser_page):

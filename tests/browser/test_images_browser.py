@@ -6,16 +6,12 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.browser.test_app_browser import error_toasts, open_app
 from tests.conftest import SCREENSHOTS
 
 
 def open_tab(page, url, slug):
-    page.goto(f"{url}?tab={slug}", wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".gradio-container", timeout=60_000)
-
-
-def error_toasts(page) -> list[str]:
-    return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
+    open_app(page, f"{url}?tab={slug}")
 
 
 def test_topic_5_generates_images_and_shows_every_step(app_url, browser_page):

@@ -10,12 +10,12 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.browser.test_app_browser import open_app
 from tests.conftest import SCREENSHOTS
 
 
 def open_tab(page, url):
-    page.goto(f"{url}?tab=multimodal", wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".gradio-container", timeout=60_000)
+    open_app(page, f"{url}?tab=multimodal")
     expect(page.get_by_role("tab", name="Search & caption", exact=True)).to_be_visible(timeout=60_000)
 
 

@@ -6,12 +6,12 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.test_app_browser import open_app
 from tests.conftest import SCREENSHOTS
 
 
 def open_music(page, url):
-    page.goto(f"{url}?tab=music", wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".gradio-container", timeout=60_000)
+    open_app(page, f"{url}?tab=music")
     expect(page.get_by_role("button", name="Generate melody", exact=True)).to_be_visible(timeout=60_000)
 
 

@@ -8,22 +8,18 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.test_app_browser import error_toasts, open_app
 from tests.conftest import SCREENSHOTS
 
 TRAIN_S = 4  # seconds of live training per model
 
 
 def open_tab(page, url, slug):
-    page.goto(f"{url}?tab={slug}", wait_until="domcontentloaded", timeout=60_000)
-    page.wait_for_selector(".gradio-container", timeout=60_000)
+    open_app(page, f"{url}?tab={slug}")
 
 
 def panel(page):
     return page.get_by_role("tabpanel").filter(visible=True).first
-
-
-def error_toasts(page) -> list[str]:
-    return [t for t in page.locator(".toast-body").all_inner_texts() if "error" in t.lower()]
 
 
 def test_topic_1_fits_both_models_and_takes_drawn_points(app_url, browser_page):
