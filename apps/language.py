@@ -150,9 +150,8 @@ def logits_processors(settings: SamplingSettings, extra: Sequence | None = None)
     ``extra`` processors (e.g. topic 8's watermark, ``WatermarkLogitsProcessor``) run last, where ``generate()``
     puts its watermarking processor.
     """
-    from transformers import (
-        LogitsProcessorList,  # transformers loads in ~0.5 s: not at app start-up
-    )
+    # transformers loads in ~0.5 s: imported here, not at app start-up
+    from transformers import LogitsProcessorList
 
     procs = LogitsProcessorList(_settings_processors(settings))
     procs.extend(extra or ())
@@ -279,7 +278,7 @@ def sampling_candidates(logits: torch.Tensor, context: torch.Tensor, settings: S
     """
     if settings.temperature > 0 and settings.top_k > 0 and not extra:
         scores = logits.clone()
-        if settings.repetition_penalty != 1.0:
+        if settings.repetition_penalty != 1.0:  # at temperature 0 the settings' processors are the penalty alone
             scores = _apply(_settings_processors(replace(settings, temperature=0)), context, scores)
         kth = scores[0].topk(min(settings.top_k, scores.shape[1])).values[-1]
         ids = (scores[0] >= kth).nonzero().squeeze(1)  # the top k, ties included, as TopKLogitsWarper keeps them
@@ -313,26 +312,20 @@ def next_step(logits: torch.Tensor, context: torch.Tensor, settings: SamplingSet
         ids, probs = top_ids[:1], torch.ones(1)
     else:
         ids, probs = sampling_candidates(logits, context, settings, extra, processors)
-    narrow = len(ids) <= 4 * limits.STEP_TOP_N
-    full = None
-    if not narrow:  # top-k off: the whole vocabulary, as before and as generate() draws
-        full = torch.zeros(logits.shape[1])
-        full[ids] = probs
+    full = torch.zeros(logits.shape[1])  # (V,) the distribution the token is drawn from
+    full[ids] = probs
     if settings.temperature == 0:
         token_id = int(ids[probs.argmax()])
-    elif narrow:
+    elif len(ids) <= 4 * limits.STEP_TOP_N:  # top-k left few: draw among them
         token_id = int(ids[torch.multinomial(probs, 1, generator=generator)])
-    else:
+    else:  # the whole vocabulary, as before and as generate() draws
         token_id = int(torch.multinomial(full, 1, generator=generator))
-    if narrow:
-        p_sample = dict(zip(ids.tolist(), probs.tolist(), strict=True))
-    else:  # look up only what is shown
-        shown = [*top_ids.tolist(), token_id]
-        p_sample = dict(zip(shown, full[shown].tolist(), strict=True))
-    top = [(show_token(tokenizer.decode([i])), float(p), p_sample.get(i, 0.0))
+    shown = [*top_ids.tolist(), token_id]
+    p_sample = dict(zip(shown, full[shown].tolist(), strict=True))
+    top = [(show_token(tokenizer.decode([i])), float(p), p_sample[i])
            for p, i in zip(torch.exp(top_logits - log_z).tolist(), top_ids.tolist())]
     return Step(token_id, tokenizer.decode([token_id]), math.exp(float(logits[0, token_id]) - log_z),
-                p_sample.get(token_id, 0.0), top)
+                p_sample[token_id], top)
 
 
 def generate_text(bundle: Bundle, prompt: str, mode: str, settings: SamplingSettings) -> tuple[str, list[Step]]:
