@@ -1,6 +1,6 @@
 """Speed of topic 4's generation path on each backend, against plain ``model.generate``, in one run.
 
-    python bench/lm.py [--tokens 64] [--repeats 3]
+    python bench/lm.py [--tokens 64] [--repeats 5]
 
 Prints tokens/s and time to first token (TTFT) for: our streaming loop (``apps.language.generate_tokens``,
 which also computes every step's probabilities) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
@@ -34,6 +34,7 @@ from shared.catalog import EMBEDDED_LM, get  # noqa: E402
 from shared.loader import _wheel_dir, load  # noqa: E402
 
 PROMPT = "The history of the printing press begins"
+SETTLE_S = 0.3  # a pause before each timed path, for the previous runtime's spinning threads to sleep
 QUALITY_PROMPTS = ["The capital of France is", "Once upon a time,", "def add(a, b):", "The best way to learn is",
                    "Write a poem about the sea.", "I like apples, apples, apples and"]
 
@@ -130,7 +131,7 @@ def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     base = rss_mb()
     torch_bundle = load(EMBEDDED_LM, backend="transformers")
@@ -159,10 +160,13 @@ def main() -> None:
         for fn, bundle in paths.values():  # warm-up
             fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 4, 0))
         rows = {k: [] for k in paths}
-        for _ in range(a.repeats):  # interleaved, so load drifts hit every path alike
-            for k, (fn, bundle) in paths.items():
-                # Warm this path up just before timing it: the previous path's worker threads (torch, ORT, ggml)
-                # may still spin, and a path that sat idle starts slow; 16 tokens absorb both.
+        names = list(paths)
+        for r in range(a.repeats):  # interleaved, so load drifts hit every path alike
+            for k in names[r % len(names):] + names[:r % len(names)]:  # each repeat starts one path later
+                fn, bundle = paths[k]
+                # The previous path's worker threads (torch, ORT, ggml) may still spin: let them settle. Then
+                # warm this path up just before timing it, as a path that sat idle starts slow.
+                time.sleep(SETTLE_S)
                 fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 16, 0))
                 rows[k].append(fn(bundle, ids, s))
         med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2]) for k, v in rows.items()}
