@@ -36,7 +36,11 @@ from shared.loader import _wheel_dir, load  # noqa: E402
 PROMPT = "The history of the printing press begins"
 SETTLE_S = 0.3  # a pause before each timed path, for the previous runtime's spinning threads to sleep
 QUALITY_PROMPTS = ["The capital of France is", "Once upon a time,", "def add(a, b):", "The best way to learn is",
-                   "Write a poem about the sea.", "I like apples, apples, apples and"]
+                   "Write a poem about the sea.", "I like apples, apples, apples and", "The weather today is",
+                   "In 1492, Columbus", "My favourite food is", "import numpy as np\n", "The mitochondria is",
+                   "Dear Sir or Madam,", "2 + 2 =", "The quick brown fox", "To be or not to be,", "Machine learning is",
+                   "She opened the door and", "The largest planet in the solar system is", "Paris is a city in",
+                   "Water boils at"]
 
 
 def ours(bundle, ids, settings):
@@ -125,7 +129,8 @@ def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
     print(f"\nquality guard: first-token total variation from transformers float32, {len(QUALITY_PROMPTS)} prompts")
     for name, tvs in rows.items():
         if tvs:
-            print(f"  {name:12s} {', '.join(f'{x:.3f}' for x in tvs)} (max {max(tvs):.3f})")
+            print(f"  {name:12s} {', '.join(f'{x:.3f}' for x in tvs[:6])}, ... (max {max(tvs):.3f}, "
+                  f"mean {statistics.mean(tvs):.3f}; first six: max {max(tvs[:6]):.3f})")
 
 
 def main() -> None:
