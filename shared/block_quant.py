@@ -110,7 +110,8 @@ def encode_model(src: Path, dst: Path, report=lambda f, m: None) -> Report:
     onnxruntime's int8 round-to-nearest quantiser. ``Q4_1`` layers that read the same input (a
     transformer's gate and up projections) become one ``MatMulNBits`` followed by a ``Split``, so the
     block sums and the correction run once for both. A weight that other nodes also read (a tied
-    embedding) stays for them, in float32.
+    embedding) stays for them, in float32. With any ``Q4_1`` layer, the graph's hidden states are then
+    made 2-D (:func:`flatten_hidden_states`) where its shape allows.
 
     Returns:
         :class:`Report` of which nodes took which path.
