@@ -113,6 +113,12 @@ def to_tensor(images: np.ndarray):
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def cosine_lr(base: float, frac: float, floor: float) -> float:
+    """Cosine decay from ``base`` at ``frac = 0`` to ``floor * base`` at ``frac >= 1`` (SGDR's schedule without
+    restarts, Loshchilov & Hutter 2017); ``frac`` is the fraction of the time budget spent."""
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+
+
 def train_vae(x, minutes: float, log, batch: int = 32, lr: float = 2e-3):
     """Train the autoencoder on images ``x`` (float32 (n, 3, 32, 32) in [-1, 1]) for ``minutes``."""
     import torch
@@ -129,7 +135,7 @@ def train_vae(x, minutes: float, log, batch: int = 32, lr: float = 2e-3):
         loss = mse + 0.5 * (recon - x[idx]).abs().mean() + 1e-6 * posterior.kl().mean()
         frac = (time.time() - t0) / (minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            g["lr"] = cosine_lr(lr, frac, floor=0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -183,7 +189,7 @@ def finetune_decoder(pipeline_dir: Path, minutes: float, out_dir: Path, categori
         loss = torch.nn.functional.mse_loss(recon, x[idx]) + 0.5 * (recon - x[idx]).abs().mean()
         frac = (time.time() - t0) / (minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
+            g["lr"] = cosine_lr(lr, frac, floor=0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -364,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
         frac = elapsed / budget
         warm = min(1.0, (step + 1) / 100)
         for g in opt.param_groups:
-            g["lr"] = args.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            g["lr"] = warm * cosine_lr(args.lr, frac, floor=0.05)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
