@@ -30,6 +30,7 @@ import torch  # noqa: E402
 
 from apps import language as L  # noqa: E402
 from shared import decoding  # noqa: E402
+from shared.block_quant import llama_cpp_activations  # noqa: E402
 from shared.catalog import EMBEDDED_LM, get  # noqa: E402
 from shared.loader import _wheel_dir, load  # noqa: E402
 
@@ -119,9 +120,12 @@ def total_variation(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
 
 
 def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
-    rows = {"ours, onnx": [], "llama.cpp": []}
+    rows = {"ours, onnx": [], "llama.cpp": [], "llama.cpp's arithmetic, emulated in float32": []}
     for prompt in QUALITY_PROMPTS:
         reference, ids = L.next_token_logits(torch_bundle, prompt, "Raw continuation")
+        with llama_cpp_activations(torch_bundle.model):
+            rows["llama.cpp's arithmetic, emulated in float32"].append(
+                total_variation(L.next_token_logits(torch_bundle, prompt, "Raw continuation")[0], reference))
         rows["ours, onnx"].append(total_variation(L.next_token_logits(onnx_bundle, prompt, "Raw continuation")[0],
                                                   reference))
         if llm is not None:
@@ -129,7 +133,7 @@ def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
     print(f"\nquality guard: first-token total variation from transformers float32, {len(QUALITY_PROMPTS)} prompts")
     for name, tvs in rows.items():
         if tvs:
-            print(f"  {name:12s} {', '.join(f'{x:.3f}' for x in tvs[:6])}, ... (max {max(tvs):.3f}, "
+            print(f"  {name:44s} {', '.join(f'{x:.3f}' for x in tvs[:6])}, ... (max {max(tvs):.3f}, "
                   f"mean {statistics.mean(tvs):.3f}; first six: max {max(tvs[:6]):.3f})")
 
 

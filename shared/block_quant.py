@@ -33,6 +33,7 @@ onnxruntime's own ``MatMulNBitsQuantizer`` (int8, asymmetric, blocks of 32), the
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,6 +331,41 @@ def _topological_sort(graph) -> None:
         pending = waiting
     del graph.node[:]
     graph.node.extend(ordered)
+
+
+def round_to_q8_blocks(x):
+    """``x`` with each block of 32 along its last axis rounded to int8, as llama.cpp's ``Q8_0``/``Q8_1`` do.
+
+    ``d = max|x| / 127`` per block, ``x' = d * round(x / d)`` (a block of zeros stays zero). A torch
+    tensor of any shape whose last dimension is a multiple of 32; returns the same shape and dtype.
+    Source: ``quantize_row_q8_1`` in llama.cpp's ``ggml-quants.c``.
+    """
+    import torch
+
+    blocks = x.reshape(*x.shape[:-1], x.shape[-1] // BLOCK, BLOCK)
+    d = blocks.abs().amax(-1, keepdim=True) / 127
+    safe = torch.where(d > 0, d, torch.ones_like(d))
+    return (torch.round(blocks / safe) * d).reshape(x.shape)
+
+
+@contextmanager
+def llama_cpp_activations(model):
+    """Within the block, every ``nn.Linear`` of the PyTorch ``model`` reads int8-rounded activations.
+
+    With the GGUF's own weights in float32, this is llama.cpp's arithmetic (``Q4_1 x Q8_1``,
+    ``Q8_0 x Q8_0``: exact weights, activations rounded per block of 32) computed in float, on any
+    CPU. The fast backend's int8 kernels differ by CPU (AVX-512 VNNI or AVX2), so its fidelity is
+    judged against this reference in the same run, not against a figure taken on one machine.
+    """
+    import torch
+
+    hooks = [m.register_forward_pre_hook(lambda _, args: (round_to_q8_blocks(args[0]), *args[1:]))
+             for m in model.modules() if isinstance(m, torch.nn.Linear) and m.in_features % BLOCK == 0]
+    try:
+        yield model
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def main(argv: list[str] | None = None) -> None:
