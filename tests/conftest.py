@@ -90,14 +90,19 @@ def app_url():
     demo.close()
 
 
+# On a busy 2-core machine a page can take many seconds to react: wait generously (never assert a speed).
+BROWSER_WAIT_MS = 60_000
+
+
 @pytest.fixture(scope="session")
 def _browser():
     if not Path(CHROMIUM).exists():
         if os.environ.get("CM_REQUIRE_BROWSER"):
             pytest.fail(f"{CHROMIUM} is missing; install Debian's chromium (make test does).")
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -112,6 +117,7 @@ def browser_page(_browser):
     SCREENSHOTS.mkdir(exist_ok=True)
     context = _browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
+    page.set_default_timeout(BROWSER_WAIT_MS)
     page.errors = []
     page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.errors.append(str(e)))

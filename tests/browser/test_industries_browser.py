@@ -52,9 +52,9 @@ def test_a_synthetic_table_is_measured_and_offered_as_a_csv(app_url, browser_pag
     open_sub_tab(page, app_url, "Synthetic data")
     labelled(page, "Diabetes (regression)").check()
     page.get_by_role("button", name="Fit and sample", exact=True).click()
-    expect(page.get_by_text(re.compile(r"scores R² [\d.-]+ on the real holdout \(TSTR\)"))).to_be_visible(timeout=90_000)
+    expect(page.get_by_text(re.compile(r"scores R² [\d.-]+ on the real holdout \(TSTR\)"))).to_be_visible(timeout=240_000)
     download = page.get_by_role("button", name="Download synthetic CSV", exact=True)
-    expect(download).to_be_visible()
+    expect(download).to_be_visible(timeout=60_000)
     with page.expect_download() as info:
         download.click()
     assert info.value.suggested_filename.endswith(".csv")
