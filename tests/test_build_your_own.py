@@ -45,7 +45,7 @@ def no_progress(*_args, **_kwargs):
     return None
 
 
-def wait_for(condition, timeout_s=60.0):
+def wait_for(condition, timeout_s=240.0):  # generous: a busy 2-core machine is slow, never wrong
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting for the training thread"
