@@ -196,4 +196,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from shared.device import describe_cpu
+
+    print(f"CPU: {describe_cpu()}")
     main()

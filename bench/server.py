@@ -101,4 +101,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from shared.device import describe_cpu
+
+    print(f"CPU: {describe_cpu()}")
     main()

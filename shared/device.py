@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -73,6 +74,29 @@ def describe_device(device: str) -> str:
     if device == "mps":
         return "MPS (Apple GPU)"
     return f"CPU ({CPU_THREADS} thread{'s' if CPU_THREADS != 1 else ''})"
+
+
+# CPU features that change which int8/bfloat16 kernels run (and so a benchmark's figures).
+CPU_FEATURES = ("avx512_vnni", "avx_vnni", "avx512_bf16", "avx512f", "avx2")
+
+
+def describe_cpu() -> str:
+    """The CPU's model name and its kernel-relevant features, e.g. ``"AMD EPYC (avx2), 2 cores"``.
+
+    Read from ``/proc/cpuinfo`` (Linux); elsewhere the platform's processor string. Benchmarks print
+    it with their figures, since int8 kernels differ by CPU (AVX-512 VNNI or AVX2 only).
+    """
+    import platform
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
+                platform.machine())
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    features = ", ".join(f for f in CPU_FEATURES if f in flags) or "no AVX2"
+    return f"{name} ({features}), {os.cpu_count()} cores"
 
 
 @contextmanager

@@ -45,3 +45,15 @@ def test_dtype_per_device(monkeypatch):
     assert pick_dtype("mps", "inspect") == torch.float32
     assert pick_dtype("cpu", "text-generation") == torch.float32
     assert pick_dtype("cpu", "inspect") == torch.float32
+
+
+def test_describe_cpu_names_the_model_and_the_kernel_features(monkeypatch, tmp_path):
+    from shared import device
+
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 fma\n")
+    real_path = device.Path
+    monkeypatch.setattr(device, "Path", lambda p: fake if p == "/proc/cpuinfo" else real_path(p))
+    assert device.describe_cpu().startswith("AMD EPYC (avx2), ")
+    fake.write_text("model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_vnni\n")
+    assert device.describe_cpu().startswith("Intel Xeon (avx512_vnni, avx512f, avx2), ")
