@@ -91,9 +91,9 @@ def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str
     ``source`` is a folder or a hub repo id. A folder whose ``model_index.json`` names no text encoder is a
     project-trained pipeline (``train/images.py``): it gets all-MiniLM-L6-v2 (from its wheel, else the hub) as
     text encoder (``use_attention_mask=True``, prompts cut at 16 tokens), runs in float32, and has no safety
-    checker. Any
-    other folder or repo goes through ``AutoPipelineForText2Image.from_pretrained`` (safetensors only, no remote
-    code) in the loader's ``dtype``. No CPU offload is used: the pipeline is moved whole to ``device``.
+    checker. Any other folder or repo goes through ``AutoPipelineForText2Image.from_pretrained`` (safetensors
+    only, no remote code) in the loader's ``dtype``. No CPU offload is used: the pipeline is moved whole to
+    ``device``.
 
     Raises:
         OSError: the files are missing (the loader turns this into its fallback notice).
