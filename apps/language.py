@@ -18,7 +18,7 @@ import math
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -34,6 +34,8 @@ from shared.decoding import StepSummary, start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
 from shared.lru import LRUCache
+from shared.stopping import StopFlags
+from shared.tokens import read_candidates, read_text, read_tokens
 from shared.ui import friendly_errors, load_model
 
 if TYPE_CHECKING:
@@ -89,7 +91,8 @@ class Step:
 
     ``p_model`` is the model's own probability (softmax of the logits at temperature 1);
     ``p_sampled`` the probability under the reshaped distribution the token was drawn from.
-    ``top`` lists the step's top candidates by model probability as ``(token, p_model, p_sampled)``.
+    ``top`` lists the step's top candidates by model probability as ``(token, p_model, p_sampled)``,
+    ``top_ids`` their token ids.
     """
 
     token_id: int
@@ -97,6 +100,7 @@ class Step:
     p_model: float
     p_sampled: float
     top: list[tuple[str, float, float]]
+    top_ids: list[int] = field(default_factory=list)
 
 
 def validate_prompt(prompt: str | None) -> str:
@@ -338,7 +342,7 @@ def next_step(logits: torch.Tensor | None, context: torch.Tensor, settings: Samp
         p_sample = dict(zip(shown, full[shown].tolist(), strict=True))
         p_model = math.exp(float(logits[0, token_id]) - log_z)
     top = [(show_token(token_text(tokenizer, i)), p, p_sample.get(i, 0.0)) for p, i in zip(p_top, top_ids)]
-    return Step(token_id, token_text(tokenizer, token_id), p_model, p_sample[token_id], top)
+    return Step(token_id, token_text(tokenizer, token_id), p_model, p_sample[token_id], top, top_ids)
 
 
 _token_texts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -426,7 +430,7 @@ def attention_maps(bundle: Bundle, prompt: str, mode: str) -> tuple[list[str], n
     check_context(bundle, n)
     out = bundle.model(input_ids=input_ids.to(bundle.device), output_attentions=True)
     weights = torch.stack([a[0] for a in out.attentions]).float().cpu().numpy()  # (L, H, T, T)
-    tokens = [show_token(bundle.tokenizer.decode([int(i)])) for i in input_ids[0]]
+    tokens = [show_token(text) for text in read_tokens(bundle.tokenizer, input_ids[0].tolist())]
     return tokens, weights
 
 
@@ -444,6 +448,20 @@ _logits_cache = LRUCache(32)  # per-prompt logits, shared by key across sessions
 _attention_cache = LRUCache(8)
 
 
+def label_steps(tokenizer, steps: list[dict]) -> list[dict]:
+    """Give each step's token and candidates the text a learner reads, in place (see ``shared.tokens``).
+
+    A token that holds part of a character reads as its bytes (``<0xE6><0x97>``); the token that completes
+    the character shows it (``<0xA5>→日``), in the coloured view and among the candidates alike.
+    """
+    ids = [s["token_id"] for s in steps]
+    for i, (step, label) in enumerate(zip(steps, read_tokens(tokenizer, ids), strict=True)):
+        candidates = read_candidates(tokenizer, ids[:i], step["top_ids"])
+        step["token"] = label
+        step["top"] = [(show_token(c), pm, ps) for c, (_, pm, ps) in zip(candidates, step["top"], strict=True)]
+    return steps
+
+
 def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
     step = steps[index]
     return pd.DataFrame(
@@ -452,9 +470,9 @@ def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
                 "token": tok,
                 "p (model)": round(pm, 4),
                 "p (sampled from)": round(ps, 4),
-                "sampled": "◀" if show_token(step["token"]) == tok else "",
+                "sampled": "◀" if token_id == step["token_id"] else "",
             }
-            for tok, pm, ps in step["top"]
+            for (tok, pm, ps), token_id in zip(step["top"], step["top_ids"], strict=True)
         ]
     )
 
@@ -468,37 +486,49 @@ def _highlighted(steps: list[dict]) -> list[tuple[str, float]]:
 # laptop's CPU, which the model then lacks: 64 tokens through the app in a local chromium ran at 17 tokens/s
 # updating on every token, 27 at 20 updates/s and 34 at 5 (the loop alone: about 75).
 STREAM_UPDATES_PER_S = 10
+STOPS = StopFlags()  # the Stop button's flags, one per session (see shared/stopping.py)
 
 
 @friendly_errors
 def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed,
-                progress=gr.Progress()):
-    """Stream the reply, then show each token coloured by its probability and step 1's candidates."""
+                request: gr.Request | None = None, progress=gr.Progress()):
+    """Stream the reply, then show each token coloured by its probability and step 1's candidates.
+
+    The Stop button ends the loop between two tokens; the reply so far then gets the same views.
+    """
     settings = make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed)
     prompt = validate_prompt(prompt)
-    bundle = load_model(model, progress=progress)
-    input_ids = encode_prompt(bundle.tokenizer, prompt, mode)
-    steps: list[dict] = []
-    ids: list[int] = []
-    start = shown = time.perf_counter()
-    for step in generate_tokens(bundle, input_ids, settings):
-        steps.append(asdict(step))
-        ids.append(step.token_id)
-        # The first token at once, then at most STREAM_UPDATES_PER_S screen updates a second (see there).
-        if len(ids) == 1 or time.perf_counter() - shown >= 1 / STREAM_UPDATES_PER_S:
-            shown = time.perf_counter()
-            yield (bundle.tokenizer.decode(ids, skip_special_tokens=True), f"Generating with {bundle.backend} …",
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    with STOPS.running(request) as stop:
+        bundle = load_model(model, progress=progress)
+        input_ids = encode_prompt(bundle.tokenizer, prompt, mode)
+        steps: list[dict] = []
+        ids: list[int] = []
+        start = shown = time.perf_counter()
+        for step in generate_tokens(bundle, input_ids, settings):
+            if stop.is_set():
+                break
+            steps.append(asdict(step))
+            ids.append(step.token_id)
+            # The first token at once, then at most STREAM_UPDATES_PER_S screen updates a second (see there).
+            if len(ids) == 1 or time.perf_counter() - shown >= 1 / STREAM_UPDATES_PER_S:
+                shown = time.perf_counter()
+                yield (read_text(bundle.tokenizer, ids), f"Generating with {bundle.backend} …",
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
     seconds = time.perf_counter() - start
-    info = (f"{len(steps)} tokens in {seconds:.1f} s ({len(steps) / max(seconds, 1e-6):.1f} tokens/s) · "
-            f"{bundle.spec.label} · backend: {bundle.backend}")
+    about = f"{bundle.spec.label} · backend: {bundle.backend}"
+    if stop.is_set():
+        info = f"**Stopped by you** after {len(steps)} tokens ({seconds:.1f} s) · {about}"
+    else:
+        info = f"{len(steps)} tokens in {seconds:.1f} s ({len(steps) / max(seconds, 1e-6):.1f} tokens/s) · {about}"
     if not steps:
-        gr.Warning("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
+        if not stop.is_set():
+            gr.Warning("The model ended its reply at once (it chose the end-of-text token). "
+                       "Try another seed or prompt.")
         yield "", info, [], [], gr.Slider(visible=False), None
         return
-    text = bundle.tokenizer.decode(ids, skip_special_tokens=True)
-    step_slider = gr.Slider(minimum=1, maximum=len(steps), value=1, step=1, visible=len(steps) > 1)
-    yield text, info, _highlighted(steps), steps, step_slider, _steps_table(steps, 0)
+    label_steps(bundle.tokenizer, steps)
+    step_slider = gr.Slider(minimum=1, maximum=max(2, len(steps)), value=1, step=1, visible=len(steps) > 1)
+    yield read_text(bundle.tokenizer, ids), info, _highlighted(steps), steps, step_slider, _steps_table(steps, 0)
 
 
 def select_token(steps, evt: gr.SelectData):
@@ -561,9 +591,9 @@ def _explore(bundle_for, prompt, mode, model, temperature, top_k, top_p, repetit
     key = (bundle.spec.id, bundle.backend, mode, prompt)
     if _logits_cache.get(key) is None:
         logits, input_ids = next_token_logits(bundle, prompt, mode)
-        top = np.argsort(-logits)[: limits.TOP_K_MAX + limits.EXPLORER_TOP_N]
-        vocab = {int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in top}
-        vocab.update({int(i): show_token(bundle.tokenizer.decode([int(i)])) for i in set(input_ids.tolist())})
+        top = np.argsort(-logits)[: limits.TOP_K_MAX + limits.EXPLORER_TOP_N].tolist()
+        shown = read_candidates(bundle.tokenizer, input_ids.tolist(), top)  # "<0xE6>" for part of a character
+        vocab = {i: show_token(text) for i, text in zip(top, shown, strict=True)}
         _logits_cache.put(key, (logits, input_ids, _Vocab(vocab, bundle.tokenizer), bundle.backend))
     figure, stats = _explorer_view(key, temperature, top_k, top_p, repetition_penalty)
     return key, figure, stats
@@ -577,7 +607,7 @@ class _Vocab(dict):
         self._tokenizer = tokenizer
 
     def __missing__(self, token_id):
-        return show_token(self._tokenizer.decode([int(token_id)]))
+        return show_token(read_tokens(self._tokenizer, [int(token_id)])[0])
 
 
 @friendly_errors
@@ -674,13 +704,14 @@ def build() -> None:
     output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"], elem_id="language-output")
     generation_info = gr.Markdown(elem_classes="cm-header")
     tokens = gr.HighlightedText(
-        label="Tokens coloured by probability", show_legend=False, combine_adjacent=False,
+        label="Tokens coloured by probability", show_legend=False, combine_adjacent=False, elem_id="language-tokens",
     )
     gr.Markdown("Darker = the token was more probable when it was sampled. Click a token, or move **Step**, to see "
                 "the candidates the model weighed at that step.", elem_classes="cm-header")
     steps_state = gr.State([])
     step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
-    step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)
+    step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True,
+                              elem_id="language-steps")
 
     gr.Examples(
         EXAMPLES,
@@ -690,7 +721,8 @@ def build() -> None:
     )
 
     sampling = [temperature, top_k, top_p, repetition_penalty]
-    gen_event = generate.click(
+    STOPS.wire(generate, stop)
+    generate.click(
         generate_ui,
         inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
         outputs=[output, generation_info, tokens, steps_state, step, step_table],
@@ -698,7 +730,6 @@ def build() -> None:
         concurrency_id=CONCURRENCY_ID,
         concurrency_limit=1,
     )
-    stop.click(None, cancels=[gen_event], api_visibility="private")
     tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
     step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
     _look_inside(prompt, mode, model, sampling, api_prefix="language")

@@ -19,6 +19,7 @@ MAX_UPLOAD_SIZE = "10mb"
 # Queue
 QUEUE_MAX_SIZE = 64
 DEFAULT_CONCURRENCY = 2
+STOP_ARMED_MAX = 1024  # Stop flags armed by a click whose work has not begun (shared/stopping.py)
 
 # Live training (shared/live.py; topics 1-3)
 LIVE_TICK_S = 0.15  # the page asks for a training tick this often while Play is on

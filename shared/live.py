@@ -91,14 +91,14 @@ class LiveRun:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def status(self) -> str:
-        """One line for the page: step count, latest metrics, or the divergence message."""
+        """One line for the page: step count, latest metrics and whether it is paused, or the divergence message."""
         if self.diverged:
             return f"⚠️ {self.diverged}"
         if not self.steps:
             return "Not trained yet: press **Play** (or **Step**)."
         shown = " · ".join(f"{k} {v:.4g}" for k, v in self.last_metrics.items())
         rate = self.steps / self.train_s if self.train_s > 0 else 0.0
-        return f"Step **{self.steps:,}** · {shown} · {rate:,.0f} steps/s"
+        return f"Step **{self.steps:,}** · {shown} · {rate:,.0f} steps/s" + ("" if self.running else " · **paused**")
 
 
 def one_thread():
@@ -209,11 +209,13 @@ class RunStore:
 
 @dataclass
 class Wired:
-    """What :func:`wire` connected, for a demo that wants to trigger a reset from another event."""
+    """What :func:`wire` connected, for a demo that wants to trigger a reset from another event, or to
+    redraw once training is paused (``paused.then(...)``)."""
 
     reset: Callable
     inputs: list
     outputs: list
+    paused: Any = None  # the Pause button's event
 
 
 @dataclass
@@ -300,9 +302,10 @@ def wire(
 
     def pause(key):
         run = store.get(key)
-        if run is not None:
-            run.running = False
-        return gr.Timer(active=False)
+        if run is None:
+            return gr.Timer(active=False), gr.skip()
+        run.running = False
+        return gr.Timer(active=False), run.status()
 
     def one_step(choose: Callable[[Any], Callable] | None):
         @friendly_errors
@@ -325,9 +328,9 @@ def wire(
     common = dict(concurrency_id=concurrency_id or name)
     c.play.click(play, inputs, all_outputs, api_visibility="private", **common)
     c.timer.tick(tick, inputs, all_outputs, api_visibility="private", **common)
-    c.pause.click(pause, [c.key], [c.timer], api_visibility="private", queue=False)
+    paused = c.pause.click(pause, [c.key], [c.timer, c.status], api_visibility="private", queue=False)
     c.step.click(one_step(None), inputs, all_outputs, api_name=f"{name}_step", **common)
     c.reset.click(reset, inputs, all_outputs, api_name=f"{name}_reset", **common)
     for button, choose in (extra_steps or {}).items():
         button.click(one_step(choose), inputs, all_outputs, api_visibility="private", **common)
-    return Wired(reset, inputs, all_outputs)
+    return Wired(reset, inputs, all_outputs, paused)

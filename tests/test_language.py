@@ -1,10 +1,16 @@
-"""Topic 4 on the real embedded model (SmolLM2-135M-Instruct): sampling, probabilities, attention, bad input."""
+"""Topic 4 on the real embedded model (SmolLM2-135M-Instruct): sampling, probabilities, attention, bad input, Stop."""
+import threading
+import time
+import types
+
 import numpy as np
+import psutil
 import pytest
 import torch
 
 from apps import language as L
 from shared import limits
+from shared.tokens import read_text
 
 PROMPT = "Once upon a time, in a quiet village,"
 
@@ -152,3 +158,92 @@ def test_the_stream_updates_the_screen_at_a_bounded_rate_and_ends_with_every_tok
     assert len(steps) == 12 and len(streamed) == 1  # the first token at once, then nothing until the end
     assert final[0] == embedded_lm.tokenizer.decode([s["token_id"] for s in steps], skip_special_tokens=True)
     assert final[0].startswith(streamed[0][0]) and len(final[0]) > len(streamed[0][0])
+
+
+# --- characters split over byte-level tokens ---------------------------------------------------------
+
+def test_a_chinese_reply_shows_byte_tokens_and_their_characters_never_a_replacement_character(embedded_lm):
+    """SmolLM2 splits most Chinese characters into two or three byte-level tokens: none may read as "�"."""
+    *_, final = L.generate_ui("我喜欢学习中文，因为", "Raw continuation", embedded_lm.spec.label, 0.0, 0, 1.0, 1.0, 16, 0,
+                              progress=lambda *a, **k: None)
+    text, _, highlighted, steps, _, _ = final
+    tokens = [token for token, _ in highlighted]
+    tables = [L.show_step(steps, i + 1) for i in range(len(steps))]
+    candidates = [token for table in tables for token in table["token"]]
+    assert not any("\ufffd" in t for t in [text, *tokens, *candidates])
+    assert any(t.startswith("<0x") and "→" in t for t in tokens)  # the token completing a character shows it
+    for step, table in zip(steps, tables, strict=True):  # the sampled token is marked among the candidates
+        if step["token_id"] in step["top_ids"]:
+            assert table.loc[table["sampled"] == "◀", "token"].item() == L.show_token(step["token"])
+
+
+def test_a_reply_cut_mid_character_ends_in_its_bytes(embedded_lm):
+    tokenizer = embedded_lm.tokenizer
+    ids = tokenizer("日本", add_special_tokens=False)["input_ids"]  # E6 97 | A5 | 本
+    assert read_text(tokenizer, ids[:1]) == "<0xE6><0x97>"
+    assert read_text(tokenizer, ids) == "日本"
+
+
+# --- Stop ---------------------------------------------------------------------------------------------
+
+COUNTING = "1, 2, 3, 4, 5,"  # greedy, the model counts on: no end-of-text token within 256 tokens
+
+
+def session(name: str):
+    """What Gradio passes as ``gr.Request``, as far as the Stop flags read it."""
+    return types.SimpleNamespace(session_hash=name)
+
+
+def generate_with_stop(embedded_lm, request):
+    return L.generate_ui(COUNTING, "Raw continuation", embedded_lm.spec.label, 0.0, 0, 1.0, 1.0, limits.MAX_NEW_TOKENS,
+                         0, request=request, progress=lambda *a, **k: None)
+
+
+def test_stop_ends_the_generation_between_two_tokens_and_shows_the_partial_reply(embedded_lm):
+    request = session("stop-mid-stream")
+    updates = generate_with_stop(embedded_lm, request)
+    streamed = next(updates)  # the first token is on screen
+    L.STOPS.stop(request)
+    *_, final = updates
+    text, info, highlighted, steps, slider, table = final
+    assert len(steps) == 1  # the loop ended before the next token
+    assert "Stopped by you" in info and "after 1 tokens" in info
+    assert text == streamed[0] == read_text(embedded_lm.tokenizer, [s["token_id"] for s in steps])
+    assert [token for token, _ in highlighted] == [s["token"].replace("\n", "↵\n") for s in steps]
+    assert len(table) == limits.STEP_TOP_N and "◀" in set(table["sampled"])
+
+
+def test_a_stop_pressed_while_waiting_in_the_queue_generates_nothing(embedded_lm):
+    request = session("stop-in-queue")
+    L.STOPS.arm(request)  # Generate clicked: the event waits in the queue
+    L.STOPS.stop(request)
+    (final,) = list(generate_with_stop(embedded_lm, request))
+    text, info, highlighted, steps, _, _ = final
+    assert text == "" and steps == [] and highlighted == []
+    assert "Stopped by you" in info and "after 0 tokens" in info
+
+
+def test_a_stopped_generation_leaves_no_thread_running(embedded_lm):
+    """As Gradio runs it: the generator in a worker thread, Stop from another. Afterwards no thread is left."""
+    list(generate_with_stop(embedded_lm, None))  # warm-up with a private flag: every pool the backends keep exists
+    process = psutil.Process()
+    threads_before, os_threads_before = threading.active_count(), process.num_threads()
+    request, started, updates = session("stop-thread"), threading.Event(), []
+
+    def worker():
+        for update in generate_with_stop(embedded_lm, request):
+            updates.append(update)
+            started.set()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert started.wait(timeout=300)
+    L.STOPS.stop(request)
+    thread.join(timeout=300)
+    assert not thread.is_alive()
+    assert "Stopped by you" in updates[-1][1] and 1 <= len(updates[-1][3]) < limits.MAX_NEW_TOKENS
+    assert threading.active_count() == threads_before
+    deadline = time.monotonic() + 60
+    while process.num_threads() > os_threads_before and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert process.num_threads() <= os_threads_before

@@ -28,6 +28,14 @@ def test_advance_runs_the_steps_asked_for_and_records_them():
     assert "Step **5**" in run.status()
 
 
+def test_the_status_says_when_training_is_paused():
+    run = live.LiveRun(Counter(), running=True)
+    live.advance(run, 5, budget_s=60)
+    assert "paused" not in run.status()
+    run.running = False  # Pause
+    assert run.status().endswith("**paused**") and "Step **5**" in run.status()
+
+
 def test_a_spent_time_budget_still_runs_one_step():
     run = live.LiveRun(Counter())
     assert live.advance(run, 50, budget_s=0.0) == 1

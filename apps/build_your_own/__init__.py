@@ -320,6 +320,7 @@ def generate_ui(key, prompt, temperature, top_k, top_p, repetition_penalty, max_
     info = (f"{len(steps)} tokens in {seconds:.2f} s · {bundle.backend} · context {block_size} tokens "
             "(older tokens are cropped, as in nanoGPT's sampler)")
     slider = gr.Slider(minimum=1, maximum=max(2, len(steps)), value=1, step=1, visible=len(steps) > 1)
+    L.label_steps(bundle.tokenizer, steps)  # a byte-level BPE token that is part of a character reads as its bytes
     yield (bundle.tokenizer.decode(ids), info, L._highlighted(steps), steps, slider, L._steps_table(steps, 0))
 
 

@@ -246,6 +246,8 @@ def build_representations() -> live.LiveControls:
           concurrency_id="digits")
     projection.input(_redraw, [controls.key, *settings], [plot, info], api_visibility="private",
                      concurrency_id="digits")
+    wired.paused.then(_redraw, [controls.key, *settings], [plot, info], api_visibility="private",
+                      concurrency_id="digits")  # t-SNE, too slow while training, draws on Pause
     return controls
 
 

@@ -25,8 +25,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import gradio as gr
+
 from shared import limits
 from shared.checks import as_int
+from shared.stopping import StopFlags
 
 MODES = ("Chat", "Raw continuation")
 RUFF_RULES = "E4,E7,E9,F,B"  # ruff's defaults (pyflakes and pycodestyle errors) plus flake8-bugbear
@@ -262,9 +265,10 @@ def _sample_report(codes: list[str], checks: list[CodeCheck], index: int) -> tup
     return code, verdict
 
 
-def build_coding() -> None:
-    import gradio as gr
+STOPS = StopFlags()  # the Stop button's flags, one per session
 
+
+def build_coding() -> None:
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.catalog import CATALOG
     from shared.ui import friendly_errors, load_model
@@ -273,23 +277,33 @@ def build_coding() -> None:
     choices = [DEFAULT_MODEL, *code_models, *[c for c in MODEL_CHOICES if c != DEFAULT_MODEL and c not in code_models]]
 
     @friendly_errors
-    def write_code(stub, mode, model, k, temperature, max_new_tokens, seed, progress=gr.Progress()):
+    def write_code(stub, mode, model, k, temperature, max_new_tokens, seed, request: gr.Request | None = None,
+                   progress=gr.Progress()):
         stub = validate_stub(stub)
         k = as_int("Samples (k)", k, 1, limits.CODE_SAMPLES_MAX)
-        bundle = load_model(model, progress=progress)
         replies: list[str] = []
-        for i, reply in generate_candidates(bundle, stub, mode, k, temperature, max_new_tokens, seed):
-            if i == len(replies):
-                replies.append("")
-            replies[i] = reply
-            yield (reply, f"Writing sample {i + 1} of {k} with {bundle.backend} …",
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        with STOPS.running(request) as stop:
+            bundle = load_model(model, progress=progress)
+            for i, reply in generate_candidates(bundle, stub, mode, k, temperature, max_new_tokens, seed):
+                if stop.is_set():
+                    break
+                if i == len(replies):
+                    replies.append("")
+                replies[i] = reply
+                yield (reply, f"Writing sample {i + 1} of {k} with {bundle.backend} …",
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        info = f"{bundle.spec.label} · {bundle.backend}"
+        if not replies:
+            yield "", "**Stopped by you** before the first sample.", None, None, None, gr.Slider(visible=False), info
+            return
+        if stop.is_set():
+            info = f"**Stopped by you** during sample {len(replies)} of {k}: pass@k counts the samples written · {info}"
         codes = [extract_code(r, stub, mode) for r in replies]
         checks = [check_code(c) for c in codes]
         code, verdict = _sample_report(codes, checks, 0)
-        slider = gr.Slider(minimum=1, maximum=k, value=1, step=1, visible=k > 1)
+        n = len(checks)
+        slider = gr.Slider(minimum=1, maximum=max(2, n), value=1, step=1, visible=n > 1)  # a slider needs max > min
         state = {"codes": codes, "checks": [c.__dict__ for c in checks]}
-        info = f"{bundle.spec.label} · {bundle.backend}"
         yield code, verdict, _table(checks), pass_at_k_table(checks), state, slider, info
 
     def show_sample(state, index):
@@ -326,8 +340,8 @@ def build_coding() -> None:
     state = gr.State(None)
     gr.Examples(EXAMPLES, inputs=[stub], example_labels=EXAMPLE_LABELS, label="Examples")
 
-    event = write.click(write_code, inputs=[stub, mode, model, k, temperature, max_new_tokens, seed],
-                        outputs=[code, verdict, samples_table, pass_table, state, sample, info],
-                        api_name="industries_write_code", concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
-    stop.click(None, cancels=[event], api_visibility="private")
+    STOPS.wire(write, stop)
+    write.click(write_code, inputs=[stub, mode, model, k, temperature, max_new_tokens, seed],
+                outputs=[code, verdict, samples_table, pass_table, state, sample, info],
+                api_name="industries_write_code", concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
     sample.change(show_sample, inputs=[state, sample], outputs=[code, verdict], api_visibility="private")

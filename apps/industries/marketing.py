@@ -17,8 +17,11 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import gradio as gr
+
 from shared import limits
 from shared.checks import as_int
+from shared.stopping import StopFlags
 
 SLOTS = ("product", "facts", "audience", "tone")
 TONES = ("friendly", "professional", "playful", "luxurious", "urgent")
@@ -216,31 +219,45 @@ def _summary(all_claims: list[list[Claim]]):
     ])
 
 
-def build_marketing() -> None:
-    import gradio as gr
+STOPS = StopFlags()  # the Stop button's flags, one per session
 
+
+def _status(verdict: str, n_written: int, n_variants: int, stopped: bool) -> str:
+    """The status line once writing ends: the fact check's verdict, and whether Stop cut it short."""
+    if not stopped:
+        return verdict
+    if not n_written:
+        return "**Stopped by you** before the first variant."
+    return f"**Stopped by you** during variant {n_written} of {n_variants}. {verdict}"
+
+
+def build_marketing() -> None:
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.ui import friendly_errors, load_model
 
     @friendly_errors
     def write_copy(template, product, facts, audience, tone, model, n_variants, temperature, max_new_tokens, seed,
-                   progress=gr.Progress()):
+                   request: gr.Request | None = None, progress=gr.Progress()):
         prompt = fill_template(template, product, facts, audience, tone)
         sources = [product, facts, audience, tone]
         n_variants = as_int("Variants", n_variants, 1, limits.MARKETING_VARIANTS_MAX)
-        bundle = load_model(model, progress=progress)
         variants: list[str] = []
-        for i, text in generate_variants(bundle, prompt, n_variants, temperature, max_new_tokens, seed):
-            if i == len(variants):
-                variants.append("")
-            variants[i] = text
-            segments, _ = _segments(variants, sources)
-            yield prompt, segments, gr.skip(), f"Writing variant {i + 1} of {n_variants} with {bundle.backend} …"
+        with STOPS.running(request) as stop:
+            bundle = load_model(model, progress=progress)
+            for i, text in generate_variants(bundle, prompt, n_variants, temperature, max_new_tokens, seed):
+                if stop.is_set():
+                    break
+                if i == len(variants):
+                    variants.append("")
+                variants[i] = text
+                segments, _ = _segments(variants, sources)
+                yield prompt, segments, gr.skip(), f"Writing variant {i + 1} of {n_variants} with {bundle.backend} …"
         segments, claims = _segments(variants, sources)
         flagged = sum(not c.supported for cl in claims for c in cl)
         verdict = (f"**{flagged} possible hallucination{'s' if flagged != 1 else ''}** (red) to check by hand."
                    if flagged else "Every number and name is in the inputs (green). Other claims may still be invented.")
-        yield prompt, segments, _summary(claims), f"{verdict} · {bundle.spec.label} · {bundle.backend}"
+        status = _status(verdict, len(variants), n_variants, stop.is_set())
+        yield prompt, segments, _summary(claims), f"{status} · {bundle.spec.label} · {bundle.backend}"
 
     def show_prompt(template, product, facts, audience, tone):
         try:
@@ -282,10 +299,10 @@ def build_marketing() -> None:
                 label="Examples: change one slot, keep the seed, compare")
 
     fields = [template, product, facts, audience, tone]
-    event = write.click(write_copy, inputs=[*fields, model, n_variants, temperature, max_new_tokens, seed],
-                        outputs=[prompt_view, checked, summary, status], api_name="industries_write_copy",
-                        concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
-    stop.click(None, cancels=[event], api_visibility="private")
+    STOPS.wire(write, stop)
+    write.click(write_copy, inputs=[*fields, model, n_variants, temperature, max_new_tokens, seed],
+                outputs=[prompt_view, checked, summary, status], api_name="industries_write_copy",
+                concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
     for box in fields:
         box.change(show_prompt, inputs=fields, outputs=[prompt_view], api_visibility="private",
                    trigger_mode="always_last", queue=False)

@@ -27,10 +27,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import gradio as gr
 import numpy as np
 
 from shared import limits
 from shared.checks import as_float, as_int
+from shared.stopping import StopFlags
 
 # Supports, by name: (nodes along the edge or corner, which degrees of freedom are fixed).
 SUPPORTS = {
@@ -363,6 +365,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 CONCURRENCY_ID = "industries_topology"
+STOPS = StopFlags()  # the Stop button's flags, one per session
 
 
 def _curve(history: list[tuple[int, float]]):
@@ -377,31 +380,35 @@ def _preset_values(name: str) -> list:
 
 
 def build_topology() -> None:
-    import gradio as gr
-
     from shared.ui import friendly_errors, on_page_load
 
     @friendly_errors
     def optimise_ui(nelx, nely, volfrac, supports, load_x, load_y, load_angle_deg, penal, rmin, filter_name,
-                    max_iterations):
+                    max_iterations, request: gr.Request | None = None):
         problem = make_problem(nelx, nely, volfrac, supports, load_x, load_y, load_angle_deg, penal, rmin,
                                filter_name, max_iterations)
         history: list[tuple[int, float]] = []
         start = last = time.perf_counter()
-        for step in optimise(problem):
-            history.append((step.iteration, step.compliance))
-            now = time.perf_counter()
-            done = step.change < 0.01 or step.iteration == problem.max_iterations
-            if now - last >= limits.TOPOLOGY_UPDATE_S or done or step.iteration == 1:
-                last = now
-                rate = step.iteration / max(now - start, 1e-6)
-                status = (f"Iteration **{step.iteration}** of up to {problem.max_iterations} · compliance "
-                          f"**{step.compliance:.4g}** · volume {step.volume:.3f} (target {problem.volfrac:g}) · "
-                          f"largest change {step.change:.3f} · {rate:.1f} iterations/s")
-                if done:
-                    why = "converged (no density moved by more than 0.01)" if step.change < 0.01 else "iteration limit"
-                    status += f" · stopped: {why}"
-                yield render(problem, step.densities), _curve(history), status
+        with STOPS.running(request) as stop:
+            for step in optimise(problem):
+                history.append((step.iteration, step.compliance))
+                now = time.perf_counter()
+                stopped = stop.is_set()  # the Stop button: show this iteration's design, then end
+                done = step.change < 0.01 or step.iteration == problem.max_iterations or stopped
+                if now - last >= limits.TOPOLOGY_UPDATE_S or done or step.iteration == 1:
+                    last = now
+                    rate = step.iteration / max(now - start, 1e-6)
+                    status = (f"Iteration **{step.iteration}** of up to {problem.max_iterations} · compliance "
+                              f"**{step.compliance:.4g}** · volume {step.volume:.3f} (target {problem.volfrac:g}) · "
+                              f"largest change {step.change:.3f} · {rate:.1f} iterations/s")
+                    if stopped:
+                        status += " · **stopped by you**"
+                    elif done:
+                        why = "converged (no density moved by more than 0.01)" if step.change < 0.01 else "iteration limit"
+                        status += f" · stopped: {why}"
+                    yield render(problem, step.densities), _curve(history), status
+                if stopped:
+                    break
 
     def preview(nelx, nely, volfrac, supports, load_x, load_y, load_angle_deg):
         try:
@@ -449,9 +456,9 @@ def build_topology() -> None:
 
     geometry = [nelx, nely, volfrac, supports, load_x, load_y, load_angle]
     method = [penal, rmin, filter_name, max_iterations]
-    event = run.click(optimise_ui, inputs=geometry + method, outputs=[image, curve, status],
-                      api_name="industries_optimise", concurrency_id=CONCURRENCY_ID, concurrency_limit=2)
-    stop.click(None, cancels=[event], api_visibility="private")
+    STOPS.wire(run, stop)
+    run.click(optimise_ui, inputs=geometry + method, outputs=[image, curve, status],
+              api_name="industries_optimise", concurrency_id=CONCURRENCY_ID, concurrency_limit=2)
     for button in presets:
         button.click(functools.partial(_preset_values, button.value), outputs=geometry, api_visibility="private",
                      queue=False)

@@ -86,6 +86,41 @@ def test_generate_on_the_language_tab_streams_text_and_colours_tokens(app_url, b
     assert not error_toasts(page)
 
 
+def error_badges(page):
+    """Gradio's red "Error" badge on an output whose event failed."""
+    return page.locator("[data-testid='status-tracker'] span.error").filter(visible=True)
+
+
+def test_stop_mid_stream_keeps_the_partial_reply_with_its_token_views(app_url, browser_page):
+    page = browser_page
+    open_language_tab(page, app_url)
+    page.get_by_label("Prompt", exact=True).fill("1, 2, 3, 4, 5,")  # greedy, it counts on: no end-of-text token
+    page.get_by_label("Raw continuation", exact=True).check()
+    for name, value in (("Temperature", 0), ("Repetition penalty", 1), ("Max new tokens", 256)):
+        box = page.get_by_label(f"number input for {name}", exact=True)
+        box.fill(str(value))
+        box.press("Enter")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    output = page.locator("#language-output textarea")
+    expect(output).not_to_have_value("", timeout=120_000)
+    page.wait_for_timeout(1500)
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click(timeout=120_000)
+
+    info = page.get_by_text(re.compile(r"Stopped by you after \d+ tokens"))
+    expect(info).to_be_visible(timeout=120_000)
+    n_tokens = int(re.search(r"after (\d+) tokens", info.inner_text()).group(1))
+    assert 1 <= n_tokens < 256
+    expect(page.locator("#language-tokens .token-container")).to_have_count(n_tokens, timeout=30_000)
+    expect(page.locator("#language-steps")).to_contain_text("◀", timeout=30_000)  # step 1's candidates
+    reply = output.input_value()
+    assert reply.strip() and "\ufffd" not in reply
+    page.wait_for_timeout(2000)  # nothing comes after the stop
+    assert output.input_value() == reply
+    page.screenshot(path=SCREENSHOTS / "language_stopped.png", full_page=True)
+    assert not error_toasts(page)
+    assert error_badges(page).count() == 0
+
+
 def test_a_glossary_link_in_a_lesson_opens_the_term(app_url, browser_page):
     """Gradio opens Markdown links in a new browser tab, so the learner's demo state stays where it was."""
     page = browser_page

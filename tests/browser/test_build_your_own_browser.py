@@ -7,6 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
+from shared import limits
 from tests.browser.test_app_browser import error_toasts, open_app
 from tests.conftest import SCREENSHOTS
 
@@ -61,3 +62,29 @@ def test_generating_before_training_says_what_to_do(app_url, browser_page):
     page.get_by_role("tab", name="3 · Generate", exact=True).click()
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.locator(".toast-body").filter(has_text="press Train")).to_be_visible(timeout=30_000)
+
+
+def test_pause_and_stop_keep_the_model_and_say_so(app_url, browser_page):
+    page = browser_page
+    open_topic(page, app_url)
+    page.get_by_role("button", name="Prepare data", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Baselines on the held-out text"))).to_be_visible(timeout=90_000)
+    page.get_by_role("tab", name="2 · Train", exact=True).click()
+    set_number(page, "Layers", 1)
+    set_number(page, "Embedding size", 32)
+    set_number(page, "Training steps", limits.BYO_STEPS_MAX)  # far more than it trains before Stop
+    of_all = rf"Step [\d,]+ / {limits.BYO_STEPS_MAX:,} .*"
+    page.get_by_role("button", name="▶ Train", exact=True).click()
+    expect(page.get_by_text(re.compile(of_all + "training…"))).to_be_visible(timeout=90_000)
+    page.get_by_role("button", name="Pause", exact=True).filter(visible=True).first.click()
+    expect(page.get_by_text(re.compile(of_all + "paused"))).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="■ Stop", exact=True).click()
+    status = page.get_by_text(re.compile(of_all + "finished: stopped by you"))
+    expect(status).to_be_visible(timeout=60_000)
+    steps = re.search(r"Step ([\d,]+) /", status.inner_text()).group(1)
+
+    page.get_by_role("tab", name="3 · Generate", exact=True).click()
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.get_by_text(re.compile(rf"\d+ tokens in [\d.]+ s · your model at step {steps}"))).to_be_visible(
+        timeout=60_000)
+    assert not error_toasts(page)

@@ -42,6 +42,7 @@ def test_training_the_spiral_live_moves_the_picture_and_the_step_count(app_url, 
     paused = step_count(page)
     time.sleep(1.5)
     assert step_count(page) == paused  # Pause really stops training
+    expect(page.get_by_text(re.compile(r"^Step [\d,]+ ·.*paused$")).filter(visible=True).first).to_be_visible()
     assert page.locator("img[src*='run-']").filter(visible=True).count() == 1  # the network picture
     page.screenshot(path=SCREENSHOTS / "foundations_spiral.png", full_page=True)
     assert not error_toasts(page)

@@ -47,6 +47,21 @@ def test_a_cantilever_grows_live_and_impossible_supports_are_refused(app_url, br
     assert not [e for e in page.errors if "favicon" not in e]
 
 
+def test_stop_keeps_the_design_so_far_and_says_so(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Generative design")
+    expect(page.get_by_text("Ready: press Optimise", exact=False)).to_be_visible(timeout=30_000)
+    set_number(page, "Width (elements)", 120)  # slower iterations: still running when Stop comes
+    set_number(page, "Height (elements)", 60)
+    page.get_by_role("button", name="Optimise", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Iteration \d+ of up to 60"))).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click(timeout=120_000)
+    expect(page.get_by_text("stopped by you", exact=False)).to_be_visible(timeout=60_000)
+    assert page.locator("#industries-design img").count() == 1
+    assert page.locator("[data-testid='status-tracker'] span.error").filter(visible=True).count() == 0
+    assert not error_toasts(page)
+
+
 def test_a_synthetic_table_is_measured_and_offered_as_a_csv(app_url, browser_page):
     page = browser_page
     open_sub_tab(page, app_url, "Synthetic data")
@@ -88,4 +103,25 @@ def test_the_coding_assistant_checks_k_samples_and_reports_pass_at_k(app_url, br
     expect(page.get_by_text(re.compile(r"pass@k: parses \(\d/2\)"))).to_be_visible(timeout=120_000)
     expect(page.locator("#industries-code")).to_contain_text("def is_palindrome")
     page.screenshot(path=SCREENSHOTS / "industries_coding.png", full_page=True)
+    assert not error_toasts(page)
+
+
+def test_stop_keeps_the_copy_and_code_written_so_far(app_url, browser_page):
+    page = browser_page
+    open_sub_tab(page, app_url, "Marketing copy")
+    set_number(page, "Variants", 4)
+    page.get_by_role("button", name="Write variants", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Writing variant 1 of 4"))).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"Stopped by you during variant \d of 4"))).to_be_visible(timeout=120_000)
+    expect(page.locator("#industries-copy").get_by_text("Variant 1")).to_be_visible()
+
+    page.get_by_role("tab", name="Coding assistant", exact=True).click()
+    set_number(page, "Samples (k)", 4)
+    page.get_by_role("button", name="Write code", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Writing sample 1 of 4"))).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Stop", exact=True).filter(visible=True).first.click(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"Stopped by you during sample \d of 4"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"pass@k: parses \(\d/\d\)"))).to_be_visible()
+    assert page.locator("[data-testid='status-tracker'] span.error").filter(visible=True).count() == 0
     assert not error_toasts(page)
