@@ -13,7 +13,7 @@ from apps import SLUGS, TOPICS
 from shared import limits
 from shared.device import describe_device, pick_device
 from shared.loader import hub_status
-from shared.ui import LATEX_DELIMITERS, LESSONS, launch_kwargs, lesson_markdown, link_glossary
+from shared.ui import LATEX_DELIMITERS, LESSONS, launch, lesson_markdown, link_glossary
 
 TITLE = "Creative Machines"
 GLOSSARY = "glossary"
@@ -77,4 +77,4 @@ def build_demo() -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    build_demo().launch(**launch_kwargs())
+    launch(build_demo())

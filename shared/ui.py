@@ -117,3 +117,24 @@ def launch_kwargs() -> dict:
         js=JS,
         footer_links=["api", "gradio"],
     )
+
+
+LAUNCH_ATTEMPTS = 3
+_GRADIO_GAVE_UP = "localhost is not accessible"
+
+
+def launch(demo: gr.Blocks, **overrides):
+    """``demo.launch()`` with :func:`launch_kwargs` (``overrides`` win); returns what ``launch`` returns.
+
+    Gradio checks that its page serves with one HEAD request of at most 3 s and, if that times out,
+    refuses to start ("When localhost is not accessible..."), although the server is fine: a busy
+    machine is enough. Such a start is tried again, up to ``LAUNCH_ATTEMPTS`` times; other errors are raised.
+    """
+    kwargs = {**launch_kwargs(), **overrides}
+    for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        try:
+            return demo.launch(**kwargs)
+        except ValueError as e:
+            if _GRADIO_GAVE_UP not in str(e) or attempt == LAUNCH_ATTEMPTS:
+                raise
+            demo.close()

@@ -81,11 +81,10 @@ def _free_port() -> int:
 def app_url():
     """The whole course, launched once in this process the way ``app.py`` launches it."""
     import app
-    from shared.ui import launch_kwargs
+    from shared.ui import launch
 
     demo = app.build_demo()
-    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(),
-                            quiet=True, **launch_kwargs())
+    _, url, _ = launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=_free_port(), quiet=True)
     yield url.rstrip("/") + "/"
     demo.close()
 

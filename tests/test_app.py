@@ -84,3 +84,30 @@ def test_next_token_and_attention_endpoints(client):
                                               api_name="/language_attention")
     assert "30 layers × 9 heads" in info
     assert (layer["value"], layer["maximum"], head["value"], head["maximum"]) == (3, 29, 2, 8)
+
+
+def test_launch_tries_again_when_gradio_gives_up_on_a_slow_first_request():
+    from shared import ui
+
+    class SlowOnce:
+        calls = closes = 0
+
+        def launch(self, **kwargs):
+            self.calls += 1
+            if self.calls < 3:
+                raise ValueError("When localhost is not accessible, a shareable link must be created.")
+            return kwargs
+
+        def close(self):
+            self.closes += 1
+
+    demo = SlowOnce()
+    assert ui.launch(demo, server_port=1234)["server_port"] == 1234
+    assert (demo.calls, demo.closes) == (3, 2)
+
+    class Broken(SlowOnce):
+        def launch(self, **kwargs):
+            raise ValueError("something else")
+
+    with pytest.raises(ValueError, match="something else"):
+        ui.launch(Broken())
