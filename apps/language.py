@@ -34,7 +34,7 @@ from shared.decoding import StepSummary, start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
 from shared.lru import LRUCache
-from shared.ui import friendly_errors, load_model
+from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 if TYPE_CHECKING:
     from transformers import LogitsProcessorList
@@ -491,9 +491,9 @@ def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penal
                    gr.skip(), gr.skip(), gr.skip(), gr.skip())
     seconds = time.perf_counter() - start
     info = (f"{len(steps)} tokens in {seconds:.1f} s ({len(steps) / max(seconds, 1e-6):.1f} tokens/s) · "
-            f"{bundle.spec.label} · backend: {bundle.backend}")
+            f"{escape_markdown(bundle.spec.label)} · backend: {bundle.backend}")
     if not steps:
-        gr.Warning("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
+        warn("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
         yield "", info, [], [], gr.Slider(visible=False), None
         return
     text = bundle.tokenizer.decode(ids, skip_special_tokens=True)

@@ -249,13 +249,17 @@ def _table(checks: list[CodeCheck]):
 
 
 def _sample_report(codes: list[str], checks: list[CodeCheck], index: int) -> tuple[str, str]:
+    """The sample's code and its verdict (Markdown); the parser's and ruff's messages quote the code: escaped."""
+    from shared.ui import escape_markdown
+
     code, check = codes[index], checks[index]
     if not check.parses:
-        verdict = f"Sample {index + 1} **does not parse**: {check.syntax_error}."
+        verdict = f"Sample {index + 1} **does not parse**: {escape_markdown(check.syntax_error)}."
     elif check.lint_error:
-        verdict = f"Sample {index + 1} **parses**. {check.lint_error}"
+        verdict = f"Sample {index + 1} **parses**. {escape_markdown(check.lint_error)}"
     elif check.findings:
-        items = "; ".join(f"line {f['line']}: `{f['code']}` {f['message']}" for f in check.findings[:6])
+        items = "; ".join(f"line {f['line']}: `{f['code']}` {escape_markdown(f['message'])}"
+                          for f in check.findings[:6])
         verdict = f"Sample {index + 1} **parses**; ruff found {len(check.findings)}: {items}"
     else:
         verdict = f"Sample {index + 1} **parses and ruff found nothing**. It may still be wrong: nothing was run."
@@ -267,7 +271,7 @@ def build_coding() -> None:
 
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.catalog import CATALOG
-    from shared.ui import friendly_errors, load_model
+    from shared.ui import escape_markdown, friendly_errors, load_model
 
     code_models = [m.label for m in CATALOG if m.task == "text-generation" and "coder" in m.repo_id.lower()]
     choices = [DEFAULT_MODEL, *code_models, *[c for c in MODEL_CHOICES if c != DEFAULT_MODEL and c not in code_models]]
@@ -289,7 +293,7 @@ def build_coding() -> None:
         code, verdict = _sample_report(codes, checks, 0)
         slider = gr.Slider(minimum=1, maximum=k, value=1, step=1, visible=k > 1)
         state = {"codes": codes, "checks": [c.__dict__ for c in checks]}
-        info = f"{bundle.spec.label} · {bundle.backend}"
+        info = f"{escape_markdown(bundle.spec.label)} · {bundle.backend}"
         yield code, verdict, _table(checks), pass_at_k_table(checks), state, slider, info
 
     def show_sample(state, index):

@@ -220,7 +220,7 @@ def build_marketing() -> None:
     import gradio as gr
 
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
-    from shared.ui import friendly_errors, load_model
+    from shared.ui import escape_markdown, friendly_errors, load_model
 
     @friendly_errors
     def write_copy(template, product, facts, audience, tone, model, n_variants, temperature, max_new_tokens, seed,
@@ -240,7 +240,7 @@ def build_marketing() -> None:
         flagged = sum(not c.supported for cl in claims for c in cl)
         verdict = (f"**{flagged} possible hallucination{'s' if flagged != 1 else ''}** (red) to check by hand."
                    if flagged else "Every number and name is in the inputs (green). Other claims may still be invented.")
-        yield prompt, segments, _summary(claims), f"{verdict} · {bundle.spec.label} · {bundle.backend}"
+        yield prompt, segments, _summary(claims), f"{verdict} · {escape_markdown(bundle.spec.label)} · {bundle.backend}"
 
     def show_prompt(template, product, facts, audience, tone):
         try:
