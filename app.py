@@ -13,7 +13,7 @@ from apps import SLUGS, TOPICS
 from shared import limits
 from shared.device import describe_device, pick_device
 from shared.loader import hub_status
-from shared.ui import LATEX_DELIMITERS, LESSONS, launch, lesson_markdown, link_glossary
+from shared.ui import LATEX_DELIMITERS, LESSONS, analytics_enabled, launch, lesson_markdown, link_glossary, warn
 
 TITLE = "Creative Machines"
 GLOSSARY = "glossary"
@@ -27,10 +27,11 @@ def header_line() -> str:
 
 
 def open_from_url(request: gr.Request):
-    """``?tab=<slug>`` selects that tab; an unknown slug is reported, not ignored."""
+    """``?tab=<slug>`` selects that tab; an unknown slug is reported (escaped: a link wrote it), not ignored."""
     tab = (request.query_params.get("tab") or "").strip() if request else ""
     if tab and tab not in SLUGS and tab != GLOSSARY:
-        gr.Warning(f"There is no tab called '{tab}'. Tabs: {', '.join(SLUGS)}, {GLOSSARY}.")
+        shown = tab if len(tab) <= limits.TAB_NAME_SHOWN_MAX_CHARS else tab[:limits.TAB_NAME_SHOWN_MAX_CHARS] + "…"
+        warn(f"There is no tab called '{shown}'. Tabs: {', '.join(SLUGS)}, {GLOSSARY}.")
         tab = ""
     return header_line(), gr.Tabs(selected=tab or SLUGS[0])
 
@@ -45,8 +46,11 @@ def lesson(topic) -> None:
 
 
 def build_demo() -> gr.Blocks:
-    """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts)."""
-    with gr.Blocks(title=TITLE) as demo:
+    """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts).
+
+    Gradio's usage analytics stay off unless ``GRADIO_ANALYTICS_ENABLED=True`` (see ``analytics_enabled``).
+    """
+    with gr.Blocks(title=TITLE, analytics_enabled=analytics_enabled()) as demo:
         gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
         header = gr.Markdown("Models run on …", elem_classes="cm-header")
         with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:

@@ -24,7 +24,7 @@ import numpy as np
 
 from shared import catalog, limits, loader
 from shared.checks import as_float, as_int
-from shared.ui import friendly_errors, load_model
+from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 TASK = "text-to-image"
 EMBEDDED_T2I = "tiny-emoji-diffusion"
@@ -370,10 +370,11 @@ def _progress_hook(progress, total: int):
 
 
 def _describe(result: Generation, prompt: str, guidance: float, scheduler: str, steps_run: int) -> str:
+    """The info line (Markdown) under the gallery; the prompt and names in it are escaped, shown as typed."""
     what = "**unconditional** (empty prompt or guidance 0: the prompt plays no part)" if result.unconditional \
-        else f"“{prompt}”"
-    return (f"{len(result.images)} image(s) of {what} in {result.seconds:.2f} s · {steps_run} {scheduler} steps · "
-            f"guidance {guidance:g} · {result.model_label}")
+        else f"“{escape_markdown(prompt)}”"
+    return (f"{len(result.images)} image(s) of {what} in {result.seconds:.2f} s · {steps_run} "
+            f"{escape_markdown(scheduler)} steps · guidance {guidance:g} · {escape_markdown(result.model_label)}")
 
 
 def _step_outputs(frames: list[StepFrame]):
@@ -393,7 +394,7 @@ def generate_ui(model, prompt, negative_prompt, steps, guidance, scheduler, seed
     result = generate(bundle, prompt, negative_prompt, steps_i, guidance, scheduler, seed, batch,
                       on_step=_progress_hook(progress, steps_i))
     for note in result.notes:
-        gr.Warning(note)
+        warn(note)
     gallery = [(upscale(img), f"seed {int(seed) + i}") for i, img in enumerate(result.images)]
     info = _describe(result, validate_prompt(prompt), float(guidance), scheduler, len(result.frames) or steps_i)
     return gallery, info, *_step_outputs(result.frames)
@@ -407,7 +408,7 @@ def transform_ui(model, image, prompt, negative_prompt, steps, guidance, schedul
     result = generate(bundle, prompt, negative_prompt, steps_i, guidance, scheduler, seed, 1, init_image=image,
                       strength=strength, on_step=_progress_hook(progress, max(1, int(steps_i * float(strength)))))
     for note in result.notes:
-        gr.Warning(note)
+        warn(note)
     gallery = [(upscale(img), f"strength {float(strength):g}") for img in result.images]
     info = _describe(result, validate_prompt(prompt), float(guidance), scheduler, len(result.frames))
     return gallery, info, *_step_outputs(result.frames)
@@ -430,7 +431,7 @@ def compare_ui(model, mode, prompt, prompt_b, steps, guidance, scheduler, seed, 
         seconds += result.seconds
         caption = "(empty prompt)" if not validate_prompt(text) else validate_prompt(text)
         gallery.append((upscale(result.images[0]), f"{caption} · guidance {float(g):g}"))
-    return gallery, f"Seed {int(seed)} for every image · {seconds:.1f} s in all · {bundle.spec.label}"
+    return gallery, f"Seed {int(seed)} for every image · {seconds:.1f} s in all · {escape_markdown(bundle.spec.label)}"
 
 
 def show_step(frames, step):
@@ -440,10 +441,11 @@ def show_step(frames, step):
     return upscale(frames[index].noisy), upscale(frames[index].predicted)
 
 
+@friendly_errors
 def first_output(gallery):
     """'Use the first output' for image to image: the first image of the Generate gallery."""
     if not gallery:
-        raise gr.Error("Generate an image first.")
+        raise ValueError("Generate an image first.")
     item = gallery[0]
     image = item[0] if isinstance(item, (list, tuple)) else item
     return np.asarray(image)

@@ -36,7 +36,7 @@ from shared.loader import Bundle
 from shared.lru import LRUCache
 from shared.stopping import StopFlags
 from shared.tokens import read_candidates, read_text, read_tokens
-from shared.ui import friendly_errors, load_model
+from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 if TYPE_CHECKING:
     from transformers import LogitsProcessorList
@@ -515,15 +515,14 @@ def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penal
                 yield (read_text(bundle.tokenizer, ids), f"Generating with {bundle.backend} …",
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
     seconds = time.perf_counter() - start
-    about = f"{bundle.spec.label} · backend: {bundle.backend}"
+    about = f"{escape_markdown(bundle.spec.label)} · backend: {bundle.backend}"
     if stop.is_set():
         info = f"**Stopped by you** after {len(steps)} tokens ({seconds:.1f} s) · {about}"
     else:
         info = f"{len(steps)} tokens in {seconds:.1f} s ({len(steps) / max(seconds, 1e-6):.1f} tokens/s) · {about}"
     if not steps:
         if not stop.is_set():
-            gr.Warning("The model ended its reply at once (it chose the end-of-text token). "
-                       "Try another seed or prompt.")
+            warn("The model ended its reply at once (it chose the end-of-text token). Try another seed or prompt.")
         yield "", info, [], [], gr.Slider(visible=False), None
         return
     label_steps(bundle.tokenizer, steps)

@@ -13,6 +13,9 @@ ATTENTION_MAX_TOKENS = 64
 EXPLORER_TOP_N = 20
 STEP_TOP_N = 10
 
+# Links: an unknown ?tab= value is quoted back (escaped) up to this length, then cut with "…"
+TAB_NAME_SHOWN_MAX_CHARS = 80
+
 # Uploads anywhere in the app
 MAX_UPLOAD_SIZE = "10mb"
 

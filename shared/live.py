@@ -36,7 +36,7 @@ import gradio as gr
 
 from shared import limits
 from shared.device import torch_threads
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, warn
 
 
 class Trainer(Protocol):
@@ -281,7 +281,7 @@ def wire(
 
     def show(key, run, values):
         if run.diverged and run.running:
-            gr.Warning(run.diverged)
+            warn(run.diverged)
         run.running = run.running and not run.diverged
         # A tick still in flight when Pause is pressed must not switch the timer back on: it asks the run.
         with one_thread():

@@ -37,7 +37,7 @@ from shared.catalog import EMBEDDED_LM, ModelSpec, get
 from shared.checks import as_int
 from shared.loader import Bundle
 from shared.lru import LRUCache
-from shared.ui import friendly_errors, load_model, on_page_load
+from shared.ui import escape_markdown, friendly_errors, load_model, on_page_load, warn
 
 DEFAULT_SENTENCE = "To be, or not to be, that is the question."
 DEFAULT_PROMPT = "Hamlet:\n"
@@ -101,7 +101,7 @@ def prepare_ui(source, upload, kind, vocab_size, sentence, progress=gr.Progress(
     dataset = get_dataset(source, upload, kind, vocab_size, progress)
     s = D.summarise(text)
     summary = (
-        f"**{dataset.name}**: {s.characters:,} characters · {s.words:,} words · {s.lines:,} lines · "
+        f"**{escape_markdown(dataset.name)}**: {s.characters:,} characters · {s.words:,} words · {s.lines:,} lines · "
         f"{s.distinct_characters} different characters\n\n"
         f"Tokenizer **{kind}**: vocabulary of **{dataset.vocab_size:,}** tokens · the text is "
         f"**{len(dataset.train) + len(dataset.val):,} tokens** ({s.characters / (len(dataset.train) + len(dataset.val)):.2f} "
@@ -124,7 +124,7 @@ def parameter_info(source, upload, kind, vocab_size, n_layer, n_head, n_embd, bl
     try:
         ms, _ = T.make_settings(n_layer, n_head, n_embd, block_size, 0.0, 1, 100, 1e-3, 0, 0)
     except ValueError as e:
-        return f"⚠️ {e}"
+        return f"⚠️ {escape_markdown(e)}"
     key = (*_text_key(source, upload), kind, int(vocab_size) if kind == "Byte-level BPE" else None)
     dataset = _DATASETS.get(key)
     if dataset is not None:
@@ -197,7 +197,7 @@ def _status(run: T.BackgroundRun) -> str:
     if run.diverged:
         lines.append(f"⚠️ {run.diverged}")
     if run.note:
-        lines.append(run.note)
+        lines.append(escape_markdown(run.note))
     return "\n\n".join(lines)
 
 
@@ -307,8 +307,8 @@ def generate_ui(key, prompt, temperature, top_k, top_p, repetition_penalty, max_
     block_size = bundle.model.config.n_positions
     n_prompt = len(bundle.tokenizer(prompt, add_special_tokens=False)["input_ids"])
     if n_prompt > block_size:
-        gr.Warning(f"Your model reads {block_size} tokens at a time: it sees only the last {block_size} of your "
-                   f"prompt's {n_prompt} tokens.")
+        warn(f"Your model reads {block_size} tokens at a time: it sees only the last {block_size} of your "
+             f"prompt's {n_prompt} tokens.")
     steps, ids = [], []
     start = time.perf_counter()
     for step in T.generate_steps(bundle, block_size, prompt, settings):

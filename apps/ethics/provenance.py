@@ -33,7 +33,7 @@ from PIL import Image, UnidentifiedImageError
 
 from apps.ethics.common import IMAGE_CONCURRENCY_ID
 from shared import limits
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, warn
 
 METHODS = {
     "dwtDct": "DWT + quantised block coefficient (Stable Diffusion's default)",
@@ -320,13 +320,13 @@ def watermark_ui(upload, method, message, fields_text, progress=gr.Progress()):
     _check_method(method)
     rgb, notice = load_image(_upload_path(upload))
     if notice:
-        gr.Warning(notice)
+        warn(notice)
     progress(0.05, desc=f"Embedding the watermark ({method})")
     try:
         marked = embed_watermark(rgb, message, method)
     except ImportError as e:  # OpenCV needs the system's libGL on Linux
-        raise gr.Error(f"The image watermark library cannot start here ({e}). Install it with `pip install "
-                       "invisible-watermark`; on Debian or Ubuntu OpenCV also needs `apt-get install libgl1`.") from e
+        raise ValueError(f"The image watermark library cannot start here ({e}). Install it with `pip install "
+                         "invisible-watermark`; on Debian or Ubuntu OpenCV also needs `apt-get install libgl1`.") from e
     difference = np.clip(np.abs(marked.astype(np.int16) - rgb.astype(np.int16)) * 20, 0, 255).astype(np.uint8)
     table = robustness_table(marked, message, method, lambda f, m: progress(f, desc=m))
     fields["Watermark"] = f"invisible-watermark {method}, 32 bits"

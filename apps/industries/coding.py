@@ -252,13 +252,17 @@ def _table(checks: list[CodeCheck]):
 
 
 def _sample_report(codes: list[str], checks: list[CodeCheck], index: int) -> tuple[str, str]:
+    """The sample's code and its verdict (Markdown); the parser's and ruff's messages quote the code: escaped."""
+    from shared.ui import escape_markdown
+
     code, check = codes[index], checks[index]
     if not check.parses:
-        verdict = f"Sample {index + 1} **does not parse**: {check.syntax_error}."
+        verdict = f"Sample {index + 1} **does not parse**: {escape_markdown(check.syntax_error)}."
     elif check.lint_error:
-        verdict = f"Sample {index + 1} **parses**. {check.lint_error}"
+        verdict = f"Sample {index + 1} **parses**. {escape_markdown(check.lint_error)}"
     elif check.findings:
-        items = "; ".join(f"line {f['line']}: `{f['code']}` {f['message']}" for f in check.findings[:6])
+        items = "; ".join(f"line {f['line']}: `{f['code']}` {escape_markdown(f['message'])}"
+                          for f in check.findings[:6])
         verdict = f"Sample {index + 1} **parses**; ruff found {len(check.findings)}: {items}"
     else:
         verdict = f"Sample {index + 1} **parses and ruff found nothing**. It may still be wrong: nothing was run."
@@ -271,7 +275,7 @@ STOPS = StopFlags()  # the Stop button's flags, one per session
 def build_coding() -> None:
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.catalog import CATALOG
-    from shared.ui import friendly_errors, load_model
+    from shared.ui import escape_markdown, friendly_errors, load_model
 
     code_models = [m.label for m in CATALOG if m.task == "text-generation" and "coder" in m.repo_id.lower()]
     choices = [DEFAULT_MODEL, *code_models, *[c for c in MODEL_CHOICES if c != DEFAULT_MODEL and c not in code_models]]
@@ -292,7 +296,7 @@ def build_coding() -> None:
                 replies[i] = reply
                 yield (reply, f"Writing sample {i + 1} of {k} with {bundle.backend} …",
                        gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        info = f"{bundle.spec.label} · {bundle.backend}"
+        info = f"{escape_markdown(bundle.spec.label)} · {bundle.backend}"
         if not replies:
             yield "", "**Stopped by you** before the first sample.", None, None, None, gr.Slider(visible=False), info
             return

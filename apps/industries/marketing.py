@@ -233,7 +233,7 @@ def _status(verdict: str, n_written: int, n_variants: int, stopped: bool) -> str
 
 def build_marketing() -> None:
     from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
-    from shared.ui import friendly_errors, load_model
+    from shared.ui import escape_markdown, friendly_errors, load_model
 
     @friendly_errors
     def write_copy(template, product, facts, audience, tone, model, n_variants, temperature, max_new_tokens, seed,
@@ -257,7 +257,7 @@ def build_marketing() -> None:
         verdict = (f"**{flagged} possible hallucination{'s' if flagged != 1 else ''}** (red) to check by hand."
                    if flagged else "Every number and name is in the inputs (green). Other claims may still be invented.")
         status = _status(verdict, len(variants), n_variants, stop.is_set())
-        yield prompt, segments, _summary(claims), f"{status} · {bundle.spec.label} · {bundle.backend}"
+        yield prompt, segments, _summary(claims), f"{status} · {escape_markdown(bundle.spec.label)} · {bundle.backend}"
 
     def show_prompt(template, product, facts, audience, tone):
         try:

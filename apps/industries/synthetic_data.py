@@ -447,9 +447,12 @@ def get_table(dataset: str, upload: str | None) -> Table:
 
 
 def summary_markdown(table: Table, report: Report, generator: str, n_rows: int, fit_s: float, sample_s: float) -> str:
+    """The report as Markdown; the table's name (an uploaded file's name) is escaped."""
+    from shared.ui import escape_markdown
+
     ratio = report.tstr / report.trtr if report.trtr > 0 else float("nan")
     lines = [
-        f"**{generator}** fitted to {len(table.train):,} real rows of *{table.name}* in {fit_s:.2f} s; "
+        f"**{generator}** fitted to {len(table.train):,} real rows of *{escape_markdown(table.name)}* in {fit_s:.2f} s; "
         f"{n_rows:,} synthetic rows sampled in {sample_s * 1000:.0f} ms ({n_rows / max(sample_s, 1e-9):,.0f} rows/s). "
         f"{len(table.holdout):,} real rows were held out: the generator never saw them.",
         "",
@@ -470,7 +473,7 @@ def summary_markdown(table: Table, report: Report, generator: str, n_rows: int, 
 def build_synthetic() -> None:
     import gradio as gr
 
-    from shared.ui import friendly_errors
+    from shared.ui import friendly_errors, warn
 
     @friendly_errors
     def synthesise_ui(dataset, upload, generator, n_rows, steps, seed, columns, progress=gr.Progress()):
@@ -501,7 +504,7 @@ def build_synthetic() -> None:
         try:
             table = get_table(dataset, upload)
         except ValueError as e:
-            gr.Warning(str(e))
+            warn(str(e))
             return gr.skip(), gr.File(visible=dataset == UPLOAD)
         return (gr.Dropdown(choices=list(table.train.columns), value=_default_columns(table)),
                 gr.File(visible=dataset == UPLOAD))

@@ -380,7 +380,7 @@ def _preset_values(name: str) -> list:
 
 
 def build_topology() -> None:
-    from shared.ui import friendly_errors, on_page_load
+    from shared.ui import escape_markdown, friendly_errors, on_page_load
 
     @friendly_errors
     def optimise_ui(nelx, nely, volfrac, supports, load_x, load_y, load_angle_deg, penal, rmin, filter_name,
@@ -415,7 +415,7 @@ def build_topology() -> None:
             problem = make_problem(nelx, nely, volfrac, supports, load_x, load_y, load_angle_deg, 3.0, 1.5,
                                    FILTERS[0], 1)
         except ValueError as e:
-            return gr.skip(), f"⚠️ {e}"
+            return gr.skip(), f"⚠️ {escape_markdown(e)}"
         uniform = np.full((problem.nely, problem.nelx), problem.volfrac)
         return render(problem, uniform), ("Ready: press **Optimise**. Grey = the starting design, every element at "
                                           "the volume fraction.")

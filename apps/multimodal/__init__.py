@@ -32,7 +32,7 @@ from shared.catalog import EMBEDDED_EMBEDDER, models_for
 from shared.catalog import get as catalog_get
 from shared.checks import as_int
 from shared.loader import WEIGHTS_DIR, ModelUnavailable, load
-from shared.ui import friendly_errors, load_model
+from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 CLIP_CONCURRENCY = "multimodal_clip"
 CHAIN_CONCURRENCY = "language_model"  # the chain runs the embedded language model: queue with topic 4's events
@@ -163,7 +163,7 @@ def generate_and_caption_ui(prompt, seed, text_state, progress=gr.Progress()):
     clip, embedder = _clip_models(progress)
     image, note = mmchain.generate_image(prompt, seed, clip, embedder, progress)
     if "unavailable" in note:
-        gr.Warning(note)
+        warn(note)
     labels, picture_state, figure = _caption(image, text_state, progress)
     return enlarge(image), labels, picture_state, figure
 
@@ -179,7 +179,7 @@ def _chain_outputs(r: mmchain.ChainResult, done: bool):
     for step in mmchain.STEPS:
         if step in r.notes:
             seconds = f" ({r.seconds[step]:.2f} s)" if step in r.seconds else ""
-            lines.append(f"- **{step}**: {r.notes[step]}{seconds}")
+            lines.append(f"- **{step}**: {escape_markdown(r.notes[step])}{seconds}")
         elif not done:
             lines.append(f"- {step}: …")
     if done:
@@ -208,11 +208,11 @@ def chain_ui(prompt, seed, progress=gr.Progress()):
         for step, note in result.notes.items():
             if note.startswith("unavailable") or "unavailable (" in note:
                 if step not in warned:
-                    gr.Warning(f"{step.capitalize()}: {note}")
+                    warn(f"{step.capitalize()}: {note}")
                     warned.add(step)
         yield _chain_outputs(result, done=False)
     for message in result.warnings:
-        gr.Warning(message)
+        warn(message)
     yield _chain_outputs(result, done=True)
 
 
@@ -228,16 +228,16 @@ def ask_ui(model, path, question, progress=gr.Progress()):
     try:
         bundle = load(spec, progress=lambda f, m: progress(f, desc=m))
     except ModelUnavailable as e:
-        gr.Warning(f"{spec.label} cannot be loaded ({e}) Answering with the tiny CLIP's nearest captions instead.")
+        warn(f"{spec.label} cannot be loaded ({e}) Answering with the tiny CLIP's nearest captions instead.")
         clip, _ = _clip_models(progress)
         matches = mmclip.caption_image(clip, picture, k=3)
         answer = "The tiny CLIP, standing in, says this is closest to: " + "; ".join(
             f"{m.name} ({m.probability:.0%})" for m in matches)
-        return answer, (f"Answered by the tiny CLIP (fallback: {spec.label} could not be loaded) in "
+        return answer, (f"Answered by the tiny CLIP (fallback: {escape_markdown(spec.label)} could not be loaded) in "
                         f"{time.perf_counter() - start:.1f} s.")
     answer = mmhub.ask_about_image(bundle, picture.convert("RGB"), question)
     return answer or "(the model gave an empty answer)", (
-        f"{bundle.spec.label} · {time.perf_counter() - start:.1f} s · backend: {bundle.backend}")
+        f"{escape_markdown(bundle.spec.label)} · {time.perf_counter() - start:.1f} s · backend: {bundle.backend}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from shared import limits
 from shared.catalog import models_for
 from shared.checks import as_int
 from shared.loader import ModelUnavailable
-from shared.ui import friendly_errors
+from shared.ui import friendly_errors, inform, warn
 
 __all__ = ["Melody", "build", "generate_melody", "generate_music", "read_melody_model", "read_musicgen",
            "render_audio"]
@@ -136,9 +136,9 @@ def melody_ui(style, key, mode, time_signature, bars, temperature, top_k, seed, 
         melody = generate_melody(style, key, mode, time_signature, bars, temperature, top_k, seed, opening,
                                  progress=_reporter(progress))
     except ModelUnavailable as e:
-        raise gr.Error(f"The melody model could not be loaded: {e}") from e
+        raise ValueError(f"The melody model could not be loaded: {e}") from e
     for n in melody.notices:
-        gr.Info(n)
+        inform(n)
     audio = render_audio(melody, tempo_bpm, chords=bool(chords))
     midi = str(write_midi(melody, tempo_bpm))
     n_steps = len(melody.steps)
@@ -159,15 +159,14 @@ def step_ui(melody: Melody | None, step):
             _step_text(melody, index))
 
 
+@friendly_errors
 def musicgen_ui(model_id, prompt, duration_s, guidance_scale, seed, progress=gr.Progress()):
     try:
         sr, pcm, info = generate_music(prompt, duration_s, guidance_scale, seed, model_id=model_id,
                                        progress=_reporter(progress))
     except ModelUnavailable as e:
-        gr.Warning(MUSICGEN_OFFLINE.format(error=e), duration=None)
+        warn(MUSICGEN_OFFLINE.format(error=e), duration=None)
         return None, "MusicGen is not available here (see the warning). The melody transformer works offline."
-    except ValueError as e:
-        raise gr.Error(str(e)) from e
     return (sr, pcm), (f"{info['audio_seconds']:.1f} s of audio in {info['seconds']:.1f} s "
                        f"({info['seconds_per_audio_second']:.1f} s per second of audio, {info['tokens']} steps).")
 
