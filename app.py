@@ -46,7 +46,7 @@ def lesson(topic) -> None:
 
 def build_demo() -> gr.Blocks:
     """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with gr.Blocks(title=TITLE, delete_cache=limits.DELETE_CACHE) as demo:
         gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
         header = gr.Markdown("Models run on …", elem_classes="cm-header")
         with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:
