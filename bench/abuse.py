@@ -7,8 +7,9 @@ that folder holds exactly what the app stores: gradio's uploads and returned fil
 write. Records the app's resident memory (RSS, with its child processes) and that folder's size, then, per
 round:
 
-- uploads over raw HTTP to ``/gradio_api/upload``: requests of 25 files of 9 MB, requests that state no size,
-  then single 9 MB files until the app stops taking them from that client (a new address each round);
+- uploads over raw HTTP to ``/gradio_api/upload``: requests of 25 files of 9 MB, requests of 30 MB sent in
+  chunks (stating no size), then single 9 MB files until the app stops taking them from that client (a new
+  address each round);
 - large images (a 20000 x 20000 PNG of about 50 KB, a 12-megapixel photo-sized JPEG, bytes that are no image) sent to
   every endpoint that takes an image, and a 1.9 MB text to topic 10;
 - long prompts (4,000 emoji, 100,000 characters) to the endpoints that read text;
@@ -168,7 +169,7 @@ def upload(app: App, tally: Tally, phase: str, client_address: str, **request) -
 
 
 def multipart_chunks(n_bytes: int):
-    """A multipart body as a generator: httpx sends it chunked, with no Content-Length."""
+    """A multipart body as a generator: httpx sends it in chunks, stating no size (no Content-Length)."""
     yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n\r\n'
     for _ in range(n_bytes // 2**20):
         yield b"\0" * 2**20
@@ -207,7 +208,7 @@ def phase_uploads(app: App, tally: Tally, round_index: int) -> None:
         files = [("files", (f"part{k}.bin", blob[:-k - 1] + bytes([i]))) for k in range(25)]
         upload(app, tally, "upload 25 x 9 MB", address, files=files)
     for _ in range(3):
-        upload(app, tally, "upload, no size", address, content=multipart_chunks(30 * 2**20),
+        upload(app, tally, "upload 30 MB in chunks", address, content=multipart_chunks(30 * 2**20),
                headers={"content-type": "multipart/form-data; boundary=x"})
     for i in range(30):
         upload(app, tally, "upload 9 MB each", address, files=[("files", (f"one{i}.bin", os.urandom(9 * 2**20)))])

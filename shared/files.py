@@ -5,12 +5,12 @@ Gradio keeps every upload, and every file a demo returns, in one folder (``GRADI
 one request may carry up to a thousand files. Here the disk stays bounded at four levels:
 
 - a file: ``max_file_size`` (gradio's own, ``limits.MAX_UPLOAD_SIZE``);
-- a request: :class:`UploadLimits` refuses a multipart request whose declared size (``Content-Length``)
-  is over ``limits.UPLOAD_REQUEST_MAX_BYTES`` before reading its body. The HTTP server reads exactly the
-  declared number of bytes, so a request cannot send more than it declared; one that declares no size
-  (chunked) is refused;
-- a client: :class:`UploadLimits` refuses a client (an IP address, as the server sees it) who has sent
-  more than ``limits.UPLOAD_CLIENT_MAX_BYTES`` in the last ``limits.UPLOAD_CLIENT_WINDOW_S`` seconds;
+- a request: :class:`UploadLimits` refuses a request (an upload, or a JSON call) whose body is over
+  ``limits.UPLOAD_REQUEST_MAX_BYTES``: before reading it when it states its size (``Content-Length``: the
+  HTTP server then reads exactly that many bytes), else as soon as it has sent more (chunked);
+- a client: :class:`UploadLimits` refuses an upload from a client (an IP address, as the server sees it)
+  who has uploaded more than ``limits.UPLOAD_CLIENT_MAX_BYTES`` in the last ``limits.UPLOAD_CLIENT_WINDOW_S``
+  seconds;
 - the folder: ``gr.Blocks(delete_cache=limits.DELETE_CACHE)`` (gradio's own) deletes files older than an
   hour, and :class:`CacheBudget` deletes the oldest files whenever the folder would hold more than
   ``limits.CACHE_MAX_BYTES`` (checked before each upload and every ``limits.CACHE_SWEEP_EVERY_S``).
@@ -133,18 +133,19 @@ async def sweep_cache_regularly(app):
 
 
 # ---------------------------------------------------------------------------------------------
-# A request and a client: an ASGI middleware in front of every multipart POST
+# A request and a client: an ASGI middleware in front of every request with a body
 # ---------------------------------------------------------------------------------------------
 
 class UploadLimits:
-    """ASGI middleware: refuses, with a sentence and before reading the body, a multipart request (an upload)
-    that is too large, or that would take its client over the recent-uploads budget; makes room in the
-    app's folder (:class:`CacheBudget`) for one it lets in.
+    """ASGI middleware: refuses, with a sentence, a request whose body is too large (before reading it when it
+    states its size, else as soon as it has sent too much), and an upload (a multipart request) that would take
+    its client over the recent-uploads budget; makes room in the app's folder (:class:`CacheBudget`) for an
+    upload it lets in.
 
     Args:
         app: the ASGI app it wraps (Starlette passes it).
-        request_max_bytes: the most one request may carry, all its files together.
-        client_max_bytes: the most one client may send within ``client_window_s`` seconds.
+        request_max_bytes: the most one request may carry, an upload's files all together.
+        client_max_bytes: the most one client may upload within ``client_window_s`` seconds.
         cache: the folder's budget; ``None`` for none (a test of this class alone).
     """
 
@@ -158,17 +159,22 @@ class UploadLimits:
         self._lock = threading.Lock()
 
     async def __call__(self, scope, receive, send):
-        if not _is_multipart_post(scope):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
+        too_large = (f"one request may carry at most {megabytes(self.request_max_bytes)} "
+                     "(an upload: all its files together). Send fewer or smaller files.")
         try:
             n_bytes = int(headers[b"content-length"])
-        except (KeyError, ValueError):
-            return await _refuse(send, 411, "An upload must state its size (a Content-Length header).")
+        except (KeyError, ValueError):  # sent in chunks: read it here, up to the bound, then hand it on
+            body = await _read_at_most(receive, self.request_max_bytes)
+            if body is None:
+                return await _refuse(send, 413, f"This request is over {megabytes(self.request_max_bytes)}; {too_large}")
+            n_bytes, receive = len(body), _replay(body, receive)
         if n_bytes > self.request_max_bytes:
-            return await _refuse(send, 413, (
-                f"This upload is {megabytes(n_bytes)}; one upload may carry at most "
-                f"{megabytes(self.request_max_bytes)} in all. Send fewer or smaller files."))
+            return await _refuse(send, 413, f"This request is {megabytes(n_bytes)}; {too_large}")
+        if not headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data"):
+            return await self.app(scope, receive, send)
         client = (scope.get("client") or ("unknown",))[0]
         entry, used = self._charge(client, n_bytes)
         if entry is None:
@@ -215,11 +221,29 @@ class UploadLimits:
             self._sent[client].remove(entry)
 
 
-def _is_multipart_post(scope) -> bool:
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return False
-    content_type = dict(scope["headers"]).get(b"content-type", b"")
-    return content_type.lower().startswith(b"multipart/form-data")
+async def _read_at_most(receive, max_bytes: int) -> bytes | None:
+    """The whole body of a request, or ``None`` as soon as it is over ``max_bytes`` (or the client left)."""
+    chunks, n_bytes, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        n_bytes += len(chunks[-1])
+        if n_bytes > max_bytes:
+            return None
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    """An ASGI ``receive`` that gives ``body`` (already read), then whatever the client sends next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay():
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _refuse(send, status: int, message: str) -> None:

@@ -66,20 +66,39 @@ def test_one_request_with_many_files_over_the_budget_is_refused_with_a_sentence_
     r = httpx.post(url + "gradio_api/upload", files=many, timeout=120)
 
     assert r.status_code == 413
-    assert r.text == "This upload is 25 MB; one upload may carry at most 20 MB in all. Send fewer or smaller files."
+    assert r.text == ("This request is 25 MB; one request may carry at most 20 MB (an upload: all its files "
+                      "together). Send fewer or smaller files.")
     assert _stored(folder) == before
 
 
-def test_an_upload_that_states_no_size_is_refused(small_app):
+def _chunks(n_bytes: int):
+    """A multipart body as a generator: httpx sends it in chunks, stating no size."""
+    yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="chunked.bin"\r\n\r\n'
+    for _ in range(n_bytes // 2**16):
+        yield os.urandom(2**16)
+    yield b"\r\n--x--\r\n"
+
+
+def test_an_upload_sent_in_chunks_is_refused_as_soon_as_it_is_over_the_budget(small_app):
     _, url, folder = small_app
+    headers = {"content-type": "multipart/form-data; boundary=x"}
 
-    def chunks():
-        yield b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.bin"\r\n\r\nabc\r\n--x--\r\n'
+    r = httpx.post(url + "gradio_api/upload", content=_chunks(30 * 2**20), headers=headers, timeout=120)
 
-    r = httpx.post(url + "gradio_api/upload", content=chunks(), timeout=60,
-                   headers={"content-type": "multipart/form-data; boundary=x"})
-    assert r.status_code == 411 and "state its size" in r.text
+    assert r.status_code == 413 and "This request is over 20 MB" in r.text
     assert _stored(folder) == []
+    small = httpx.post(url + "gradio_api/upload", content=_chunks(2**20), headers=headers, timeout=120)
+    assert small.status_code == 200 and [p.name for p in _stored(folder)] == ["chunked.bin"]
+
+
+def test_a_json_call_over_the_budget_is_refused_before_it_is_read(small_app):
+    _, url, _ = small_app
+    body = b'{"data": ["' + b"x" * (21 * 2**20) + b'"], "fn_index": 0, "session_hash": "abc"}'
+
+    r = httpx.post(url + "gradio_api/queue/join", content=body, headers={"content-type": "application/json"},
+                   timeout=120)
+
+    assert r.status_code == 413 and "one request may carry at most 20 MB" in r.text
 
 
 def test_a_legitimate_upload_still_works(small_app, tmp_path):
@@ -135,9 +154,11 @@ def test_refused_requests_do_not_count_against_the_client():
     assert _post(client, 2_000).status_code == 200
 
 
-def test_requests_that_are_not_uploads_pass_untouched():
-    client = _echo_app(request_max_bytes=10, client_max_bytes=10, client_window_s=3600)
-    assert client.post("/upload", content=b"y" * 1000).status_code == 200  # not multipart
+def test_calls_that_are_not_uploads_do_not_count_against_the_client():
+    client = _echo_app(request_max_bytes=10_000, client_max_bytes=3_000, client_window_s=3600)
+    for _ in range(5):
+        assert client.post("/upload", content=b"y" * 2_000).status_code == 200  # not multipart
+    assert _post(client, 2_000).status_code == 200
 
 
 # --- the folder -------------------------------------------------------------------------------------------------
