@@ -62,7 +62,8 @@ def cached_files(blocks) -> list[Path]:
     keep = set()
     for block in list(blocks.blocks.values()):
         keep.update(getattr(block, "keep_in_cache", ()))
-    return [Path(f) for files in list(blocks.temp_file_sets) for f in list(files) if f not in keep]
+    paths = dict.fromkeys(f for files in list(blocks.temp_file_sets) for f in list(files))  # a file may be in two
+    return [Path(f) for f in paths if f not in keep]
 
 
 class CacheBudget:

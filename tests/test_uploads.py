@@ -231,6 +231,15 @@ def _wait_until(condition, what: str, timeout_s: float = 60) -> None:
         time.sleep(0.25)
 
 
+def test_a_file_that_two_components_keep_is_counted_once(tmp_path):
+    paths = _write_files(tmp_path, 2, 1000)
+    blocks = _fake_blocks(paths)
+    blocks.temp_file_sets.append({str(paths[1])})
+
+    assert files.CacheBudget(max_bytes=2000).sweep(blocks) == 0
+    assert all(p.exists() for p in paths)
+
+
 def test_the_launched_app_makes_room_before_each_upload(small_app, monkeypatch):
     _, url, folder = small_app
     monkeypatch.setattr(files.CACHE, "max_bytes", 3 * 2**20)
