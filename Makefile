@@ -25,6 +25,7 @@ bench: install-dev
 	$(PY) bench/ethics.py
 	$(PY) bench/multimodal.py
 	$(PY) bench/build_your_own.py
+	$(PY) bench/abuse.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -50,7 +50,8 @@ def build_demo() -> gr.Blocks:
 
     Gradio's usage analytics stay off unless ``GRADIO_ANALYTICS_ENABLED=True`` (see ``analytics_enabled``).
     """
-    with gr.Blocks(title=TITLE, analytics_enabled=analytics_enabled()) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=analytics_enabled(),
+                   delete_cache=limits.DELETE_CACHE) as demo:
         gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
         header = gr.Markdown("Models run on …", elem_classes="cm-header")
         with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:

@@ -16,8 +16,18 @@ STEP_TOP_N = 10
 # Links: an unknown ?tab= value is quoted back (escaped) up to this length, then cut with "…"
 TAB_NAME_SHOWN_MAX_CHARS = 80
 
-# Uploads anywhere in the app
-MAX_UPLOAD_SIZE = "10mb"
+# Uploads and files anywhere in the app (shared/files.py)
+MAX_UPLOAD_SIZE = "10mb"  # one file (gradio's launch(max_file_size=...))
+UPLOAD_REQUEST_MAX_BYTES = 20 * 2**20  # one upload request, all its files together
+UPLOAD_CLIENT_MAX_BYTES = 200 * 2**20  # what one client (IP address) may upload per window
+UPLOAD_CLIENT_WINDOW_S = 60 * 60
+CACHE_MAX_BYTES = 2**30  # gradio's folder of uploads and returned files: the oldest go first above this
+CACHE_MAX_AGE_S = 60 * 60  # uploads and returned files older than this are deleted ...
+DELETE_CACHE = (10 * 60, CACHE_MAX_AGE_S)  # ... every 10 minutes (gr.Blocks(delete_cache=(every_s, age_s)))
+CACHE_SWEEP_EVERY_S = 60  # the byte budget is also checked this often (and before every upload)
+OUTPUT_FOLDERS_KEPT = 64  # folders of files a demo writes itself before gradio copies them
+IMAGE_MAX_PIXELS = 4096 * 4096  # PIL refuses to open a larger image (it reads the size from the header)
+STATE_SESSIONS_MAX = 128  # sessions whose gr.State gradio keeps (each about 1.5 MB here); the oldest go first
 
 # Queue
 QUEUE_MAX_SIZE = 64

@@ -14,8 +14,9 @@ import re
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from shared import limits
+from shared import files, limits
 from shared.loader import Bundle, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,12 +171,16 @@ def launch_kwargs() -> dict:
     """Every ``launch()`` setting, shared by ``app.py``, the tests and the benchmarks.
 
     Host and port come from Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``
-    (default 127.0.0.1:7860). Never shared publicly; SSR off (Spaces would turn it on).
+    (default 127.0.0.1:7860). Never shared publicly; SSR off (Spaces would turn it on). Uploads and the
+    files kept on disk are bounded by ``shared.files``; gr.State is kept for at most
+    ``limits.STATE_SESSIONS_MAX`` sessions.
     """
     return dict(
         share=False,
         ssr_mode=False,
         max_file_size=limits.MAX_UPLOAD_SIZE,
+        state_session_capacity=limits.STATE_SESSIONS_MAX,
+        app_kwargs={"middleware": [Middleware(files.UploadLimits)], "lifespan": files.sweep_cache_regularly},
         theme=gr.themes.Soft(),
         css=CSS,
         js=JS,

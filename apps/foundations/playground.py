@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFont
 from safetensors.torch import save_file
 from torch import nn
 
-from shared import limits, live
+from shared import files, limits, live
 from shared.checks import as_float, as_int
 from shared.ui import friendly_errors, on_page_load
 
@@ -558,7 +558,7 @@ print("weights saved to network.safetensors")
 def save_weights(trainer: PlaygroundTrainer, steps: int, folder: str | Path | None = None) -> Path:
     """Write the network's weights to ``network.safetensors`` (tensor names as in ``nn.Sequential``:
     ``0.weight``, ``0.bias``, ...), with the settings and step count in the file's metadata."""
-    folder = Path(folder or tempfile.mkdtemp(prefix="cm-foundations-"))
+    folder = Path(folder or files.fresh_folder("foundations"))
     path = folder / "network.safetensors"
     state = {k: v.detach().contiguous() for k, v in trainer.model.state_dict().items()}
     metadata = {"config": json.dumps(asdict(trainer.config)), "steps": str(steps),
@@ -779,6 +779,8 @@ def picture_file(image: np.ndarray, name: str) -> str:
     takes 20 ms for a file 8 % larger. Each run overwrites its own file (Gradio copies it to its cache).
     """
     path = _PICTURES / f"{name}.png"
+    if not path.exists():  # a new run: keep the pictures of the most recent runs only
+        files.keep_newest(_PICTURES, 2 * limits.LIVE_MAX_RUNS)
     Image.fromarray(image).save(path, format="png", compress_level=1)
     return str(path)
 
@@ -817,7 +819,7 @@ def show_code(key, steps, *values):
         config = run.trainer.config
     steps = max(limits.NN_CODE_STEPS_MIN, run.steps if run else 0) if not steps else steps
     code = generate_code(config, steps)
-    folder = Path(tempfile.mkdtemp(prefix="cm-foundations-"))
+    folder = files.fresh_folder("foundations")
     path = folder / "train_network.py"
     path.write_text(code, encoding="utf-8")
     if config.dataset != YOUR_CSV:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from apps.music.notation import (
     scale_pitch_classes,
     to_abc,
 )
-from shared import limits
+from shared import files, limits
 from shared.device import torch_threads
 
 MELODY_MODEL = "melody-transformer"
@@ -584,7 +583,8 @@ def _rect(xy, w, h, colour):
 
 
 def write_midi(melody: Melody, tempo_bpm: int = 100, folder: Path | None = None) -> Path:
-    """Write the melody as a one-track MIDI file (pretty_midi, piano) in a fresh temporary folder; return its path."""
+    """Write the melody as a one-track MIDI file (pretty_midi, piano) in a fresh temporary folder (only the newest
+    are kept: ``shared.files.fresh_folder``); return its path."""
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(tempo_bpm))
@@ -599,7 +599,7 @@ def write_midi(melody: Melody, tempo_bpm: int = 100, folder: Path | None = None)
                                                end=(t + n.ticks) * sec_per_tick))
         t += n.ticks
     pm.instruments.append(inst)
-    folder = Path(folder or tempfile.mkdtemp(prefix="cm-melody-"))
+    folder = Path(folder or files.fresh_folder("melody"))
     path = folder / f"melody-{melody.key}-{melody.mode}-seed{melody.seed}.mid"
     pm.write(str(path))
     return path
