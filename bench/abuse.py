@@ -1,6 +1,6 @@
 """A bounded abuse run against the whole app: does it refuse clearly, keep serving, and keep memory and disk bounded?
 
-    python bench/abuse.py [--rounds 2] [--sessions 140] [--timeout 120]
+    python bench/abuse.py [--rounds 2] [--sessions 70] [--timeout 120]
 
 Starts ``python app.py`` as a user would, on a free port and with a private temporary folder (``TMPDIR``), so
 that folder holds exactly what the app stores: gradio's uploads and returned files, and the files the demos
@@ -14,7 +14,7 @@ round:
   every endpoint that takes an image, and a 1.9 MB text to topic 10;
 - long prompts (4,000 emoji, 100,000 characters) to the endpoints that read text;
 - ``--sessions`` cheap calls on several endpoints, each from a new session (as ``curl`` or a new browser tab
-  makes), more than the sessions gradio keeps state for.
+  makes): over the default two rounds, more than the sessions gradio keeps state for (128).
 
 Each call is counted as ok, a clear reject (a sentence), a generic error (gradio's "Error" with no message, a
 bare HTTP error), a timeout or a death (the app stopped answering; it is restarted). Prints the counts per
@@ -267,7 +267,7 @@ def mb(n_bytes: float) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--sessions", type=int, default=140, help="calls from new sessions per round")
+    ap.add_argument("--sessions", type=int, default=70, help="calls from new sessions per round")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds one call may take")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cm-abuse-"))

@@ -18,7 +18,7 @@ TAB_NAME_SHOWN_MAX_CHARS = 80
 
 # Uploads and files anywhere in the app (shared/files.py)
 MAX_UPLOAD_SIZE = "10mb"  # one file (gradio's launch(max_file_size=...))
-UPLOAD_REQUEST_MAX_BYTES = 20 * 2**20  # one upload request, all its files together
+UPLOAD_REQUEST_MAX_BYTES = 20 * 2**20  # one request body: an upload (all its files together) or a JSON call
 UPLOAD_CLIENT_MAX_BYTES = 200 * 2**20  # what one client (IP address) may upload per window
 UPLOAD_CLIENT_WINDOW_S = 60 * 60
 CACHE_MAX_BYTES = 2**30  # gradio's folder of uploads and returned files: the oldest go first above this
