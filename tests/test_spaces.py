@@ -11,6 +11,7 @@ and a hub cache of the test's own, and calls each tab's main endpoints through `
 """
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
@@ -145,7 +146,7 @@ def test_on_a_space_shakespeare_is_said_to_be_missing(space_app):
 def test_on_a_space_the_language_model_is_its_copy_from_the_hub(space_app):
     client, _ = space_app
     text, info, *_ = _call(client, "/language_generate", max_new_tokens=8)
-    assert text.strip() and "SmolLM2-135M-Instruct (hub, full precision)" in info
+    assert text.strip() and "SmolLM2-135M-Instruct (hub, full precision)" in html.unescape(info)  # Markdown-escaped
 
 
 BARE_CALLS = {

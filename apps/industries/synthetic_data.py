@@ -523,7 +523,9 @@ def build_synthetic() -> None:
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
     columns = gr.Dropdown(BREAST_CANCER_COLUMNS, value=BREAST_CANCER_COLUMNS[:8] + BREAST_CANCER_COLUMNS[-1:],
                           multiselect=True, max_choices=limits.SYNTH_HISTOGRAM_COLUMNS,
-                          label="Columns to compare (histograms)")
+                          label="Columns to compare (histograms)",
+                          # Fit may be clicked before a new table's columns arrive: synthesise_ui drops stale ones.
+                          allow_custom_value=True)
     with gr.Row():
         run = gr.Button("Fit and sample", variant="primary")
         download = gr.DownloadButton("Download synthetic CSV", visible=False)
