@@ -12,6 +12,7 @@ import gradio as gr
 from apps import SLUGS, TOPICS
 from shared import limits
 from shared.device import describe_device, pick_device
+from shared.inputs import CourseBlocks
 from shared.loader import hub_status
 from shared.ui import LATEX_DELIMITERS, LESSONS, launch_kwargs, lesson_markdown, link_glossary
 
@@ -46,7 +47,7 @@ def lesson(topic) -> None:
 
 def build_demo() -> gr.Blocks:
     """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts)."""
-    with gr.Blocks(title=TITLE) as demo:
+    with CourseBlocks(title=TITLE) as demo:  # gr.Blocks that checks every input before a callback sees it
         gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
         header = gr.Markdown("Models run on …", elem_classes="cm-header")
         with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:

@@ -168,3 +168,7 @@ IMAGES_GUIDANCE_MAX = 20.0
 IMAGES_BATCH_MAX = 4
 IMAGES_STRENGTH_MIN = 0.05  # image to image: below this almost no step runs
 IMAGES_UPLOAD_MAX_PIXELS = 4096 * 4096  # larger uploads are refused; accepted ones are resized to the model's size
+
+# --- every input (shared/inputs.py) ---
+PICTURE_MAX_PIXELS = 4096 * 4096  # any picture input; larger ones are refused from their header, before decoding
+TEXT_MAX_CHARS = 10_000  # any text box without a lower limit of its own
