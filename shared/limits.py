@@ -2,6 +2,7 @@
 
 # Language generation (topic 4)
 PROMPT_MAX_CHARS = 4000
+PROMPT_MAX_TOKENS = 2048  # counted after the chat template; 4,000 emoji are about 12,000 tokens
 MAX_NEW_TOKENS = 256
 DEFAULT_MAX_NEW_TOKENS = 64
 TEMPERATURE_MAX = 2.0

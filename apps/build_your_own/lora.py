@@ -116,12 +116,17 @@ def lora_finetune(base, tokenizer, text: str, prompt: str, s: LoraSettings,
     Returns:
         ``(peft_model, LoraResult)``: the fine-tuned copy (a ``peft.PeftModel``) and the figures.
     Raises:
-        ValueError: the text is too short (see :func:`text_windows`) or the prompt empty.
+        ValueError: the text is too short (see :func:`text_windows`), the prompt empty or over
+            ``limits.PROMPT_MAX_TOKENS`` tokens.
     """
     from peft import LoraConfig, get_peft_model
 
     if not prompt or not prompt.strip():
         raise ValueError("Type a prompt: the same prompt is continued before and after fine-tuning.")
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    if n_prompt > limits.PROMPT_MAX_TOKENS:
+        raise ValueError(f"The prompt is {n_prompt:,} tokens long; the limit is {limits.PROMPT_MAX_TOKENS:,} tokens. "
+                         "Shorten it (nothing is cut off for you).")
     train_ids, val_windows = text_windows(tokenizer, text, s.seq_len)
     start = time.perf_counter()
     with torch_threads(1):
