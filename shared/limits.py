@@ -113,6 +113,7 @@ BYO_MAX_ACTIVE_RUNS = 3  # runs training at the same moment, server-wide; each u
 BYO_MAX_RUNS = 12  # runs (trained models) kept server-wide; the least recently used goes first
 BYO_IDLE_PAUSE_S = 90  # a run whose page stopped asking for updates this long pauses itself
 BYO_DATASETS_KEPT = 6  # prepared datasets (token ids + tokenizer) kept server-wide
+BYO_SENTENCE_MAX_CHARS = 500  # the sentence whose tokens are shown, one coloured chip each
 BYO_SAMPLE_CHARS = 200  # length of the samples printed during training, in tokens
 BYO_EXPORTS_KEPT = 12  # zip files kept in the temporary folder for download
 BYO_LORA_STEPS_MAX = 60

@@ -392,7 +392,8 @@ def build() -> None:
             prepare = gr.Button("Prepare data", variant="primary")
             summary = gr.Markdown()
             sample_box = gr.Textbox(label="A sample of the text", lines=6, interactive=False)
-            sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE)
+            sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE,
+                                  max_length=limits.BYO_SENTENCE_MAX_CHARS)
             split = gr.HighlightedText(label="Tokens", show_legend=False, combine_adjacent=False,
                                        color_map={"a": "#cfe3ff", "b": "#ffe2c6"})
             split_info = gr.Markdown()
