@@ -287,7 +287,11 @@ def build_coding() -> None:
         codes = [extract_code(r, stub, mode) for r in replies]
         checks = [check_code(c) for c in codes]
         code, verdict = _sample_report(codes, checks, 0)
-        slider = gr.Slider(minimum=1, maximum=k, value=1, step=1, visible=k > 1)
+        # A slider needs minimum < maximum: with one sample there is nothing to choose.
+        if k > 1:
+            slider = gr.Slider(minimum=1, maximum=k, value=1, step=1, visible=True)
+        else:
+            slider = gr.Slider(value=1, visible=False)
         state = {"codes": codes, "checks": [c.__dict__ for c in checks]}
         info = f"{bundle.spec.label} · {bundle.backend}"
         yield code, verdict, _table(checks), pass_at_k_table(checks), state, slider, info
