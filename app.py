@@ -12,6 +12,7 @@ import gradio as gr
 from apps import SLUGS, TOPICS
 from shared import limits
 from shared.device import describe_device, pick_device
+from shared.inputs import CourseBlocks
 from shared.loader import hub_status
 from shared.ui import LATEX_DELIMITERS, LESSONS, analytics_enabled, launch, lesson_markdown, link_glossary, warn
 
@@ -48,10 +49,11 @@ def lesson(topic) -> None:
 def build_demo() -> gr.Blocks:
     """The whole course as one ``gr.Blocks`` (nothing is loaded or run until a learner acts).
 
+    ``CourseBlocks`` is a ``gr.Blocks`` that checks every input before a callback sees it (shared/inputs.py).
     Gradio's usage analytics stay off unless ``GRADIO_ANALYTICS_ENABLED=True`` (see ``analytics_enabled``).
     """
-    with gr.Blocks(title=TITLE, analytics_enabled=analytics_enabled(),
-                   delete_cache=limits.DELETE_CACHE) as demo:
+    with CourseBlocks(title=TITLE, analytics_enabled=analytics_enabled(),
+                      delete_cache=limits.DELETE_CACHE) as demo:
         gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
         header = gr.Markdown("Models run on …", elem_classes="cm-header")
         with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:

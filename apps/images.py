@@ -135,7 +135,7 @@ def validate_prompt(prompt, name: str = "The prompt") -> str:
         raise ValueError(f"{name} must be text.")
     prompt = prompt.strip()
     if len(prompt) > limits.IMAGES_PROMPT_MAX_CHARS:
-        raise ValueError(f"{name} is {len(prompt)} characters long; keep it under {limits.IMAGES_PROMPT_MAX_CHARS}.")
+        raise ValueError(f"{name} is {len(prompt):,} characters long; keep it under {limits.IMAGES_PROMPT_MAX_CHARS}.")
     return prompt
 
 
@@ -419,6 +419,8 @@ def compare_ui(model, mode, prompt, prompt_b, steps, guidance, scheduler, seed, 
     """The same seed, either with two prompts or with guidance 1, 7 and 15, side by side."""
     if mode not in COMPARE_MODES:
         raise ValueError(f"Choose a comparison: {' or '.join(COMPARE_MODES)}.")
+    validate_prompt(prompt)
+    validate_prompt(prompt_b, "The second prompt")  # checked before the first image is made
     bundle = load_model(model, progress=progress)
     if mode == COMPARE_MODES[0]:
         runs = [(prompt, guidance), (prompt_b, guidance)]

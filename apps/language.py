@@ -136,6 +136,9 @@ def encode_prompt(tokenizer, prompt: str, mode: str) -> torch.Tensor:
 
     ``"Chat"`` wraps the prompt in the model's chat template as one user turn and opens the
     assistant's turn; ``"Raw continuation"`` feeds the text as is, for the model to continue.
+
+    Raises:
+        ValueError: an unknown mode, or more than ``limits.PROMPT_MAX_TOKENS`` tokens.
     """
     if mode not in MODES:
         raise ValueError(f"Mode must be one of {', '.join(MODES)}, not {mode!r}.")
@@ -146,6 +149,9 @@ def encode_prompt(tokenizer, prompt: str, mode: str) -> torch.Tensor:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     else:
         ids = tokenizer(prompt)["input_ids"]
+    if len(ids) > limits.PROMPT_MAX_TOKENS:  # a character can be several tokens: 4,000 emoji are 12,000
+        raise ValueError(f"The prompt is {len(ids):,} tokens long; the limit is {limits.PROMPT_MAX_TOKENS:,} tokens. "
+                         "Shorten it (nothing is cut off for you).")
     return torch.tensor([ids], dtype=torch.long)
 
 

@@ -2,6 +2,7 @@
 
 # Language generation (topic 4)
 PROMPT_MAX_CHARS = 4000
+PROMPT_MAX_TOKENS = 2048  # counted after the chat template; 4,000 emoji are about 12,000 tokens
 MAX_NEW_TOKENS = 256
 DEFAULT_MAX_NEW_TOKENS = 64
 TEMPERATURE_MAX = 2.0
@@ -126,6 +127,7 @@ BYO_MAX_ACTIVE_RUNS = 3  # runs training at the same moment, server-wide; each u
 BYO_MAX_RUNS = 12  # runs (trained models) kept server-wide; the least recently used goes first
 BYO_IDLE_PAUSE_S = 90  # a run whose page stopped asking for updates this long pauses itself
 BYO_DATASETS_KEPT = 6  # prepared datasets (token ids + tokenizer) kept server-wide
+BYO_SENTENCE_MAX_CHARS = 500  # the sentence whose tokens are shown, one coloured chip each
 BYO_SAMPLE_CHARS = 200  # length of the samples printed during training, in tokens
 BYO_EXPORTS_KEPT = 12  # zip files kept in the temporary folder for download
 BYO_LORA_STEPS_MAX = 60
@@ -138,9 +140,10 @@ ETHICS_TEXT_MAX_CHARS = 6000  # a text to score or check for a watermark
 ETHICS_TEXT_MAX_TOKENS = 512  # the detector's forward pass reads at most this many tokens
 WATERMARK_GAMMA_MIN, WATERMARK_GAMMA_MAX = 0.05, 0.95  # share of the vocabulary on the green list
 WATERMARK_DELTA_MAX = 10.0  # bias added to green logits
+DETECTION_MAX_NEW_TOKENS = 64  # each of the three machine-written examples
 WATERMARK_Z_THRESHOLD = 4.0  # Kirchenbauer et al. 2023 use z > 4 (one-sided p about 3e-5)
 WATERMARK_QUALITY_DELTAS = (0.0, 1.0, 2.0, 4.0, 8.0)  # the quality-cost chart generates once per delta
-WATERMARK_QUALITY_MAX_NEW_TOKENS = 96
+WATERMARK_QUALITY_MAX_NEW_TOKENS = 48  # five generations: the chart stays well under a minute on 2 busy cores
 BIAS_TEMPLATES_MAX = 6
 BIAS_FILLERS_MAX = 20  # occupations (or other attributes) per probe
 BIAS_CONTINUATIONS_MAX = 4  # contrasting continuations, e.g. he / she / they
@@ -182,3 +185,7 @@ IMAGES_GUIDANCE_MAX = 20.0
 IMAGES_BATCH_MAX = 4
 IMAGES_STRENGTH_MIN = 0.05  # image to image: below this almost no step runs
 IMAGES_UPLOAD_MAX_PIXELS = 4096 * 4096  # larger uploads are refused; accepted ones are resized to the model's size
+
+# --- every input (shared/inputs.py) ---
+PICTURE_MAX_PIXELS = 4096 * 4096  # any picture input; larger ones are refused from their header, before decoding
+TEXT_MAX_CHARS = 10_000  # any text box without a lower limit of its own

@@ -393,7 +393,8 @@ def build() -> None:
             prepare = gr.Button("Prepare data", variant="primary")
             summary = gr.Markdown()
             sample_box = gr.Textbox(label="A sample of the text", lines=6, interactive=False)
-            sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE)
+            sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE,
+                                  max_length=limits.BYO_SENTENCE_MAX_CHARS)
             split = gr.HighlightedText(label="Tokens", show_legend=False, combine_adjacent=False,
                                        color_map={"a": "#cfe3ff", "b": "#ffe2c6"})
             split_info = gr.Markdown()
@@ -472,15 +473,16 @@ def build() -> None:
             gr.Markdown(
                 "Instead of starting from random weights, adapt a pretrained model: LoRA trains small rank-*r* "
                 "matrices beside SmolLM2-135M's attention weights (query and value) on the text chosen in **1 · Data**, "
-                "and leaves the original untouched. Slow on a laptop CPU (5 to 15 seconds per step on 2 busy cores): start with 10 steps.")
+                "and leaves the original untouched. Slow on a laptop CPU (a step costs about its sequence length): the "
+                "defaults, 8 steps of 32 tokens, are a short first run.")
             lora_prompt = gr.Textbox(label="Prompt (continued before and after)", value=LORA_PROMPT, lines=2)
             with gr.Row():
-                lora_steps = gr.Slider(1, limits.BYO_LORA_STEPS_MAX, value=10, step=1, label="LoRA steps")
+                lora_steps = gr.Slider(1, limits.BYO_LORA_STEPS_MAX, value=8, step=1, label="LoRA steps")
                 lora_rank = gr.Slider(1, limits.BYO_LORA_RANK_MAX, value=8, step=1, label="Rank r")
                 lora_lr = gr.Number(value=2e-3, minimum=limits.BYO_LR_MIN, maximum=limits.BYO_LR_MAX,
                                     label="Learning rate", step=1e-4)
             with gr.Row():
-                lora_seq = gr.Slider(limits.BYO_LORA_SEQ_MIN, limits.BYO_LORA_SEQ_MAX, value=64, step=16,
+                lora_seq = gr.Slider(limits.BYO_LORA_SEQ_MIN, limits.BYO_LORA_SEQ_MAX, value=32, step=16,
                                      label="Sequence length (tokens)")
                 lora_seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
             lora_button = gr.Button("Fine-tune", variant="primary")

@@ -32,16 +32,16 @@ TARGET_MODULES = ["q_proj", "v_proj"]  # Hu et al. 2021, section 7.1: adapting W
 
 @dataclass(frozen=True)
 class LoraSettings:
-    steps: int = 20
+    steps: int = 8
     rank: int = 8
     learning_rate: float = 1e-3
-    seq_len: int = 64
+    seq_len: int = 32  # a step costs about its length: 8 steps of 4 x 32 tokens keep the default run short
     batch_size: int = 4
     seed: int = 0
-    max_new_tokens: int = 40
+    max_new_tokens: int = 32
 
 
-def make_lora_settings(steps, rank, learning_rate, seq_len, seed, max_new_tokens=40) -> LoraSettings:
+def make_lora_settings(steps, rank, learning_rate, seq_len, seed, max_new_tokens=32) -> LoraSettings:
     """Check raw UI / API values. Raises ``ValueError`` for anything outside ``shared.limits``."""
     return LoraSettings(
         steps=as_int("LoRA steps", steps, 1, limits.BYO_LORA_STEPS_MAX),
@@ -116,12 +116,17 @@ def lora_finetune(base, tokenizer, text: str, prompt: str, s: LoraSettings,
     Returns:
         ``(peft_model, LoraResult)``: the fine-tuned copy (a ``peft.PeftModel``) and the figures.
     Raises:
-        ValueError: the text is too short (see :func:`text_windows`) or the prompt empty.
+        ValueError: the text is too short (see :func:`text_windows`), the prompt empty or over
+            ``limits.PROMPT_MAX_TOKENS`` tokens.
     """
     from peft import LoraConfig, get_peft_model
 
     if not prompt or not prompt.strip():
         raise ValueError("Type a prompt: the same prompt is continued before and after fine-tuning.")
+    n_prompt = len(tokenizer(prompt)["input_ids"])
+    if n_prompt > limits.PROMPT_MAX_TOKENS:
+        raise ValueError(f"The prompt is {n_prompt:,} tokens long; the limit is {limits.PROMPT_MAX_TOKENS:,} tokens. "
+                         "Shorten it (nothing is cut off for you).")
     train_ids, val_windows = text_windows(tokenizer, text, s.seq_len)
     start = time.perf_counter()
     with torch_threads(1):

@@ -103,6 +103,9 @@ def split_sentence(tokenizer, sentence: str) -> Split:
 
     if not sentence:
         raise ValueError("Type a sentence to see how it is split into tokens.")
+    if len(sentence) > limits.BYO_SENTENCE_MAX_CHARS:
+        raise ValueError(f"The sentence is {len(sentence):,} characters long; the limit is "
+                         f"{limits.BYO_SENTENCE_MAX_CHARS:,}. Shorten it (nothing is cut off for you).")
     ids = tokenizer(sentence, add_special_tokens=False)["input_ids"]
     tokens = [show_token(tokenizer.decode([i])).replace(" ", "␣") for i in ids]
     return Split(tokens, ids, len(sentence) / max(1, len(ids)))

@@ -107,10 +107,10 @@ def parse_templates(text: str | None) -> list[str]:
     if len(lines) > limits.BIAS_TEMPLATES_MAX:
         raise ValueError(f"At most {limits.BIAS_TEMPLATES_MAX} templates, not {len(lines)}.")
     for line in lines:
+        if len(line) > limits.PROMPT_MAX_CHARS // 10:
+            raise ValueError(f"A template is at most {limits.PROMPT_MAX_CHARS // 10} characters, not {len(line):,}.")
         if line.count(PLACEHOLDER) != 1:
             raise ValueError(f"Each template needs {PLACEHOLDER} exactly once: {line!r}.")
-        if len(line) > limits.PROMPT_MAX_CHARS // 10:
-            raise ValueError(f"A template is at most {limits.PROMPT_MAX_CHARS // 10} characters.")
     return lines
 
 

@@ -29,7 +29,9 @@ from matplotlib.patches import Patch
 
 from apps.ethics.common import CONCURRENCY_ID, inspect_bundle, lm_bundle, text_token_ids
 from apps.language import generate_text, make_settings, show_token
+from shared import limits
 from shared.checks import as_float
+from shared.device import torch_threads
 from shared.ui import LESSONS, friendly_errors
 
 RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (None, "beyond"))
@@ -98,7 +100,8 @@ def score_text(bundle, text: str) -> TextScore:
     """
     ids = text_token_ids(bundle.tokenizer, text, min_tokens=2)
     input_ids = torch.tensor([ids], device=bundle.device)
-    logits = bundle.model(input_ids=input_ids).logits[0, :-1].float()  # (N, V): position t predicts token t + 1
+    with torch_threads(1):  # a few hundred tokens: a second thread only waits, above all on a busy machine
+        logits = bundle.model(input_ids=input_ids).logits[0, :-1].float()  # (N, V): position t predicts token t + 1
     targets = input_ids[0, 1:]  # (N,)
     log_probs = torch.log_softmax(logits, dim=-1)
     chosen = log_probs.gather(1, targets[:, None])[:, 0]  # (N,)
@@ -239,7 +242,8 @@ def compare_ui(threshold, progress=gr.Progress()):
     writer = lm_bundle(progress)
 
     def generator(temperature: float) -> str:
-        text, _ = generate_text(writer, GENERATION_PROMPT, "Chat", make_settings(temperature, 0, 1.0, 1.0, 96, 0))
+        settings = make_settings(temperature, 0, 1.0, 1.0, limits.DETECTION_MAX_NEW_TOKENS, 0)
+        text, _ = generate_text(writer, GENERATION_PROMPT, "Chat", settings)
         return text
 
     table = compare(lambda t: score_text(scorer_bundle, t), generator, threshold, lambda f, m: progress(f, desc=m))

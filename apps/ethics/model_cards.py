@@ -164,7 +164,9 @@ def build_model_cards() -> None:
                 "limits (Mitchell et al. 2019). Project-trained models show the card their training script wrote.")
     table = gr.Dataframe(label="The catalog", interactive=False, wrap=True)
     with gr.Row():
-        choice = gr.Dropdown([], label="Model", allow_custom_value=False, scale=4)
+        # Filled now so the API can ask for any card; each page load re-reads them.
+        choices = _choices()
+        choice = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=False, scale=4)
         refresh = gr.Button("Re-read the cards", scale=1)
     card = gr.Markdown(elem_id="ethics-model-card")
 

@@ -333,7 +333,8 @@ def validate_query(text: str | None, what: str = "a description") -> str:
     if text is None or not text.strip():
         raise ValueError(f"Type {what} first.")
     if len(text) > limits.MM_TEXT_MAX_CHARS:
-        raise ValueError(f"The text has {len(text):,} characters; the limit here is {limits.MM_TEXT_MAX_CHARS:,}. "
+        noun = what.split(" ", 1)[-1]  # "a question" -> "question"
+        raise ValueError(f"The {noun} has {len(text):,} characters; the limit here is {limits.MM_TEXT_MAX_CHARS:,}. "
                          "Shorten it (nothing is cut off for you).")
     return text.strip()
 
