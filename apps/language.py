@@ -468,19 +468,31 @@ def label_steps(tokenizer, steps: list[dict]) -> list[dict]:
     return steps
 
 
+OUTSIDE_TOP = f"◀ sampled, outside the top {limits.STEP_TOP_N}"  # marks a pale sampled token's own row
+
+
 def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
+    """Step ``index``'s top-10 candidates, the sampled one marked "◀"; a token sampled from outside the
+    top 10 (a pale one, at a high temperature) gets its own row below them, marked :data:`OUTSIDE_TOP`."""
     step = steps[index]
-    return pd.DataFrame(
-        [
-            {
-                "token": tok,
-                "p (model)": round(pm, 4),
-                "p (sampled from)": round(ps, 4),
-                "sampled": "◀" if token_id == step["token_id"] else "",
-            }
-            for (tok, pm, ps), token_id in zip(step["top"], step["top_ids"], strict=True)
-        ]
-    )
+    rows = [
+        {
+            "token": tok,
+            "p (model)": round(pm, 4),
+            "p (sampled from)": round(ps, 4),
+            "sampled": "◀" if token_id == step["token_id"] else "",
+        }
+        for (tok, pm, ps), token_id in zip(step["top"], step["top_ids"], strict=True)
+    ]
+    if step["token_id"] not in step["top_ids"]:
+        rows.append({"token": show_token(step["token"]), "p (model)": _readable(step["p_model"]),
+                     "p (sampled from)": _readable(step["p_sampled"]), "sampled": OUTSIDE_TOP})
+    return pd.DataFrame(rows)
+
+
+def _readable(p: float) -> float:
+    """A probability rounded to 4 decimals, or to 2 significant digits when that would read 0 (p ~ 1e-6)."""
+    return round(p, 4) if p >= 5e-5 else float(f"{p:.1e}")
 
 
 def _highlighted(steps: list[dict]) -> list[tuple[str, float]]:
@@ -715,8 +727,8 @@ def build() -> None:
                 "the candidates the model weighed at that step.", elem_classes="cm-header")
     steps_state = gr.State([])
     step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
-    step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True,
-                              elem_id="language-steps")
+    step_table = gr.Dataframe(label="Top-10 candidates at this step, and the sampled token if not among them",
+                              interactive=False, wrap=True, elem_id="language-steps")
 
     gr.Examples(
         EXAMPLES,

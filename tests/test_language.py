@@ -177,6 +177,25 @@ def test_a_chinese_reply_shows_byte_tokens_and_their_characters_never_a_replacem
             assert table.loc[table["sampled"] == "◀", "token"].item() == L.show_token(step["token"])
 
 
+def test_a_token_sampled_from_outside_the_top_10_gets_its_own_marked_row(embedded_lm):
+    """At temperature 2 a pale token is soon sampled; the step table must still show it (lesson 4, Try it 5)."""
+    *_, final = L.generate_ui(PROMPT, "Raw continuation", embedded_lm.spec.label, 2.0, 0, 1.0, 1.0, 24, 0,
+                              progress=lambda *a, **k: None)
+    steps = final[3]
+    outside = [i for i, step in enumerate(steps) if step["token_id"] not in step["top_ids"]]
+    assert outside, "no token sampled from outside the top 10 at temperature 2"
+    for i, step in enumerate(steps):
+        table = L.show_step(steps, i + 1)
+        if i in outside:
+            assert len(table) == limits.STEP_TOP_N + 1
+            row = table.iloc[-1]
+            assert row["sampled"] == L.OUTSIDE_TOP and row["token"] == L.show_token(step["token"])
+            assert 0 < row["p (model)"] <= table["p (model)"].iloc[:-1].min()  # no likelier than any top-10 token
+            assert (table["sampled"].iloc[:-1] == "").all()
+        else:
+            assert len(table) == limits.STEP_TOP_N and (table["sampled"] == "◀").sum() == 1
+
+
 def test_a_reply_cut_mid_character_ends_in_its_bytes(embedded_lm):
     tokenizer = embedded_lm.tokenizer
     ids = tokenizer("日本", add_special_tokens=False)["input_ids"]  # E6 97 | A5 | 本
