@@ -230,6 +230,19 @@ def test_the_fact_check_flags_an_invented_number_and_accepts_a_supplied_one():
     assert flagged("It keeps drinks cold for 12 hours.") == []
 
 
+def test_the_check_misses_invented_claims_in_plain_words():
+    """The limit the demo states beside its result: a water bottle that is "fun to drive on" passes."""
+    assert flagged("It is fun to drive on and will fuel your vehicle on long rides.") == []
+
+
+def test_the_result_says_what_the_check_cannot_catch_whether_or_not_it_flags():
+    for text, found in [("Cold for 24 hours.", "1 not in your inputs"), ("Cold for 12 hours.", "all in your inputs")]:
+        result = M.check_result([M.find_claims(text, SOURCES)])
+        assert f"Numbers and names: {found}" in result
+        assert result.endswith(M.CHECK_LIMITS) and "plain words" in M.CHECK_LIMITS
+        assert "hallucination" not in result  # a count of unknown names is not a verdict on the text
+
+
 def test_numbers_compare_by_value():
     sources = ["holds 1000 ml", "costs 2.50 EUR"]
     assert [c.supported for c in M.find_claims("Holds 1,000 ml for 2.5 EUR.", sources)] == [True, True, True]

@@ -219,6 +219,19 @@ def _summary(all_claims: list[list[Claim]]):
     ])
 
 
+# Said beside every result: the check reads numbers and names only, so a clean result is not a verdict.
+CHECK_LIMITS = ("It cannot see an invented claim in plain words (\"fun to drive on\", \"keeps ice for a week\") "
+                "or a number spelled out: read every variant yourself.")
+
+
+def check_result(all_claims: list[list[Claim]]) -> str:
+    """The status line's account of the check: what it found, then what it cannot catch (:data:`CHECK_LIMITS`)."""
+    flagged = sum(not c.supported for claims in all_claims for c in claims)
+    found = (f"**Numbers and names: {flagged} not in your inputs** (red), to check by hand." if flagged
+             else "**Numbers and names: all in your inputs** (green).")
+    return f"{found} {CHECK_LIMITS}"
+
+
 STOPS = StopFlags()  # the Stop button's flags, one per session
 
 
@@ -253,10 +266,7 @@ def build_marketing() -> None:
                 segments, _ = _segments(variants, sources)
                 yield prompt, segments, gr.skip(), f"Writing variant {i + 1} of {n_variants} with {bundle.backend} …"
         segments, claims = _segments(variants, sources)
-        flagged = sum(not c.supported for cl in claims for c in cl)
-        verdict = (f"**{flagged} possible hallucination{'s' if flagged != 1 else ''}** (red) to check by hand."
-                   if flagged else "Every number and name is in the inputs (green). Other claims may still be invented.")
-        status = _status(verdict, len(variants), n_variants, stop.is_set())
+        status = _status(check_result(claims), len(variants), n_variants, stop.is_set())
         yield prompt, segments, _summary(claims), f"{status} · {escape_markdown(bundle.spec.label)} · {bundle.backend}"
 
     def show_prompt(template, product, facts, audience, tone):
@@ -291,10 +301,11 @@ def build_marketing() -> None:
         write = gr.Button("Write variants", variant="primary")
         stop = gr.Button("Stop", variant="stop")
     status = gr.Markdown(elem_classes="cm-header")
-    checked = gr.HighlightedText(label="Variants, fact-checked (red = a number or name not in your inputs)",
+    checked = gr.HighlightedText(label="Variants: numbers and names checked against your inputs (red = not found)",
                                  color_map=COLOR_MAP, combine_adjacent=False, show_legend=True,
                                  elem_id="industries-copy")
-    summary = gr.Dataframe(label="Fact check per variant", interactive=False, wrap=True)
+    summary = gr.Dataframe(label="Numbers and names per variant (nothing else is checked)", interactive=False,
+                           wrap=True)
     gr.Examples(EXAMPLES, inputs=[product, facts, audience, tone], example_labels=EXAMPLE_LABELS,
                 label="Examples: change one slot, keep the seed, compare")
 
