@@ -3,7 +3,7 @@
 One sub-tab per application:
 
 - Marketing (``marketing.py``): personalised copy from a visible prompt template, fact-checked against
-  the inputs (numbers and names not in them are flagged as possible hallucinations);
+  the inputs (numbers and names not in them are flagged for a person; claims in plain words are not checked);
 - Software (``coding.py``): a coding assistant whose k samples are parsed (``ast``) and linted (ruff),
   never executed, with pass@k (Chen et al. 2021) on those proxy criteria;
 - Engineering (``topology.py``): generative design by SIMP topology optimisation (Bendsøe and
