@@ -10,11 +10,18 @@ from __future__ import annotations
 import gradio as gr
 
 from apps import SLUGS, TOPICS
-from shared import limits
+from shared import limits, page
 from shared.device import describe_device, pick_device
 from shared.inputs import CourseBlocks
 from shared.loader import hub_status
-from shared.ui import LATEX_DELIMITERS, LESSONS, analytics_enabled, launch, lesson_markdown, link_glossary, warn
+from shared.ui import (
+    LATEX_DELIMITERS,
+    LESSONS,
+    analytics_enabled,
+    launch,
+    lesson_markdown,
+    link_glossary,
+)
 
 TITLE = "Creative Machines"
 GLOSSARY = "glossary"
@@ -27,14 +34,9 @@ def header_line() -> str:
     return f"Models run on **{describe_device(pick_device())}** · {hub}"
 
 
-def open_from_url(request: gr.Request):
-    """``?tab=<slug>`` selects that tab; an unknown slug is reported (escaped: a link wrote it), not ignored."""
-    tab = (request.query_params.get("tab") or "").strip() if request else ""
-    if tab and tab not in SLUGS and tab != GLOSSARY:
-        shown = tab if len(tab) <= limits.TAB_NAME_SHOWN_MAX_CHARS else tab[:limits.TAB_NAME_SHOWN_MAX_CHARS] + "…"
-        warn(f"There is no tab called '{shown}'. Tabs: {', '.join(SLUGS)}, {GLOSSARY}.")
-        tab = ""
-    return header_line(), gr.Tabs(selected=tab or SLUGS[0])
+def url_tabs() -> dict[str, str]:
+    """Each ``?tab=`` slug and its tab's title, for the page's script (shared/page.py)."""
+    return {**{topic.slug: topic.tab_title for topic in TOPICS}, GLOSSARY: "Glossary"}
 
 
 def lesson(topic) -> None:
@@ -54,19 +56,23 @@ def build_demo() -> gr.Blocks:
     """
     with CourseBlocks(title=TITLE, analytics_enabled=analytics_enabled(),
                       delete_cache=limits.DELETE_CACHE) as demo:
-        gr.Markdown(f"# {TITLE}\nA hands-on course in generative AI: every idea is a real model you can run and look inside.")
-        header = gr.Markdown("Models run on …", elem_classes="cm-header")
-        with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap") as tabs:
+        with gr.Row(elem_classes="cm-topbar", equal_height=True):
+            gr.Markdown(f"# {TITLE}", elem_classes="cm-title")
+            page.top_bar(url_tabs())
+        gr.Markdown("A hands-on course in generative AI: every idea is a real model you can run and look inside. "
+                    + header_line(), elem_classes="cm-page-info")
+        with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap"):
             for topic in TOPICS:
                 with gr.Tab(topic.tab_title, id=topic.slug):
                     module = topic.module()
                     if module is None:
                         lesson(topic)
                         continue
-                    with gr.Row(equal_height=False):
-                        with gr.Column(scale=2, min_width=320):
+                    page.view_switch()
+                    with gr.Row(equal_height=False, elem_classes="cm-topic"):
+                        with gr.Column(scale=2, min_width=280, elem_classes="cm-lesson-pane"):
                             lesson(topic)
-                        with gr.Column(scale=3, min_width=360):
+                        with gr.Column(scale=3, min_width=360, elem_classes="cm-demo-pane"):
                             module.build()
             glossary = LESSONS / "glossary.md"
             if glossary.exists():
@@ -78,7 +84,6 @@ def build_demo() -> gr.Blocks:
                         elem_classes="cm-lesson",
                         elem_id="cm-glossary",
                     )
-        demo.load(open_from_url, inputs=None, outputs=[header, tabs], api_visibility="private")
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
     return demo
 

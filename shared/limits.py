@@ -15,7 +15,6 @@ EXPLORER_TOP_N = 20
 STEP_TOP_N = 10
 
 # Links: an unknown ?tab= value is quoted back (escaped) up to this length, then cut with "…"
-TAB_NAME_SHOWN_MAX_CHARS = 80
 
 # Uploads and files anywhere in the app (shared/files.py)
 MAX_UPLOAD_SIZE = "10mb"  # one file (gradio's launch(max_file_size=...))

@@ -6,6 +6,8 @@ and is escaped once, where it enters markup: :func:`escape_html` for toasts (``w
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import html
 import inspect
@@ -14,9 +16,10 @@ import re
 from pathlib import Path
 
 import gradio as gr
+from gradio.processing_utils import move_files_to_cache
 from starlette.middleware import Middleware
 
-from shared import files, limits
+from shared import files, limits, page
 from shared.loader import Bundle, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,28 +30,6 @@ LATEX_DELIMITERS = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
 ]
-
-CSS = """
-.cm-header { font-size: 0.95rem; opacity: 0.85; }
-.cm-lesson { font-size: 1.02rem; line-height: 1.55; }
-.cm-lesson details { margin: 0.5em 0; padding: 0.4em 0.8em; border: 1px solid var(--border-color-primary); border-radius: 6px; }
-"""
-
-# After ?tab=glossary#term opens the glossary tab, scroll to the term once it has rendered. The id comes from
-# the link: looked up by getElementById (never spliced into a selector), and only inside the glossary.
-JS = """
-() => {
-  let id = "";
-  try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { return; }
-  if (!id) return;
-  let tries = 0;
-  const timer = setInterval(() => {
-    const el = document.getElementById(id);
-    const term = el && el.closest("#cm-glossary") ? el : null;
-    if (term || ++tries > 40) { clearInterval(timer); if (term) term.scrollIntoView(); }
-  }, 250);
-}
-"""
 
 # ASCII punctuation spells all of Markdown's and HTML's syntax, autolinks (http://, www., @) and the LaTeX
 # delimiters ($) that Gradio looks for before it parses Markdown. Left out: " ' , ; ? /, which are syntax
@@ -125,13 +106,65 @@ def friendly_errors(fn):
 
 
 def on_page_load(fn, inputs, outputs) -> None:
-    """Run ``fn`` each time the page opens, to fill a demo's first view.
+    """Fill a demo's first view: what ``fn`` shows for the ``inputs``' initial values, computed once, now.
 
-    A topic's ``build()`` runs inside the app's ``gr.Blocks``; this registers on that Blocks' ``load`` event.
+    Every learner opens the page to the same first view, so it is made at build time and becomes the
+    ``outputs``' initial values: opening the page runs no event (a class of thirty opening it at once queues
+    nothing). ``gr.State`` outputs are left as they are (a session's state is its own); an output that
+    ``fn`` answers with an update (``gr.Slider(visible=False)``) takes that update's properties.
     """
-    root = gr.context.Context.root_block
-    if root is not None:
-        root.load(fn, inputs=inputs, outputs=outputs, api_visibility="private")
+    with _outside_the_layout():  # an update it returns (gr.Dropdown(...)) must not land on the page
+        values = fn(*(_initial_value(c) for c in inputs or []))
+    if isinstance(outputs, gr.components.Component):
+        outputs, values = [outputs], [values]
+    elif len(outputs) == 1:
+        values = [values]
+    for component, value in zip(outputs, values, strict=True):
+        if not isinstance(component, gr.State):
+            _set_initial_value(component, value)
+
+
+@contextlib.contextmanager
+def _outside_the_layout():
+    """Components made inside this block are not placed in the page being built (as in a running callback)."""
+    block, root = gr.context.Context.block, gr.context.Context.root_block
+    gr.context.Context.block = gr.context.Context.root_block = None
+    try:
+        yield
+    finally:
+        gr.context.Context.block, gr.context.Context.root_block = block, root
+
+
+def _initial_value(component):
+    """What a callback receives for ``component`` before anyone touched it (as Gradio preprocesses it)."""
+    if isinstance(component, gr.State):
+        return copy.deepcopy(component.value)
+    value = component.value
+    if value is not None and getattr(component, "data_model", None) is not None:
+        value = component.data_model.model_validate(value)
+    return component.preprocess(value)
+
+
+def _set_initial_value(component, value) -> None:
+    """Make ``value`` (a value, or an update such as ``gr.Slider(visible=False)``) the component's initial state."""
+    if isinstance(value, gr.components.Component):  # an update, built (and its value processed) by its class
+        for prop in value.constructor_args:
+            setattr(component, prop, getattr(value, prop))
+        return
+    if isinstance(value, dict) and value.get("__type__") == "update":  # gr.skip(), gr.update(...)
+        update = {k: v for k, v in value.items() if k != "__type__"}
+        value = update.pop("value", _NO_VALUE)
+        for prop, setting in update.items():
+            setattr(component, prop, setting)
+        if value is _NO_VALUE:
+            return
+    shown = component.postprocess(value)
+    if hasattr(shown, "model_dump"):
+        shown = shown.model_dump()
+    component.value = move_files_to_cache(shown, component, postprocess=True, keep_in_cache=True)
+
+
+_NO_VALUE = object()
 
 
 def load_model(model: str, purpose: str | None = None, progress: gr.Progress | None = None) -> Bundle:
@@ -182,8 +215,8 @@ def launch_kwargs() -> dict:
         state_session_capacity=limits.STATE_SESSIONS_MAX,
         app_kwargs={"middleware": [Middleware(files.UploadLimits)], "lifespan": files.sweep_cache_regularly},
         theme=gr.themes.Soft(),
-        css=CSS,
-        js=JS,
+        css=page.CSS,
+        js=page.JS,
         footer_links=["api", "gradio"],
     )
 

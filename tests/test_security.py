@@ -6,7 +6,6 @@ such text into a toast or a Markdown value are checked with markup payloads. The
 """
 import html
 import re
-import types
 
 import gradio as gr
 import pytest
@@ -17,7 +16,7 @@ from apps import build_your_own as byo
 from apps import images
 from apps import language as L
 from apps.industries import coding
-from shared import limits, ui
+from shared import ui
 
 PAYLOADS = [
     "<img src=x onerror=alert(1)>",
@@ -114,22 +113,6 @@ def test_warn_and_inform_escape_their_message(toasts):
     ui.inform("<a href='http://evil/'>x</a>")
     assert toasts == [("warning", "&lt;form&gt;&lt;input type=password&gt;&lt;/form&gt;"),
                       ("info", "&lt;a href='http://evil/'&gt;x&lt;/a&gt;")]
-
-
-@pytest.mark.parametrize("payload", PAYLOADS[:4])
-def test_an_unknown_tab_in_the_link_is_quoted_back_escaped(toasts, payload):
-    request = types.SimpleNamespace(query_params={"tab": payload})
-    _header, tabs = app.open_from_url(request)
-    (kind, message), = toasts
-    assert kind == "warning" and "<" not in message
-    assert html.unescape(message).startswith(f"There is no tab called '{payload}'.")
-    assert tabs.selected == "understanding"
-
-
-def test_a_long_tab_name_is_cut_in_the_warning(toasts):
-    app.open_from_url(types.SimpleNamespace(query_params={"tab": "x" * 10_000}))
-    (_, message), = toasts
-    assert f"'{'x' * limits.TAB_NAME_SHOWN_MAX_CHARS}…'" in message and len(message) < 300
 
 
 def test_a_model_name_typed_with_markup_comes_back_escaped_in_the_error():

@@ -62,7 +62,7 @@ def test_tab_deep_link_opens_that_tab(app_url, browser_page, topic):
 def test_unknown_deep_link_warns_and_opens_the_first_tab(app_url, browser_page):
     page = browser_page
     open_app(page, f"{app_url}?tab=nope")
-    expect(page.get_by_text("There is no tab called 'nope'", exact=False)).to_be_visible(timeout=30_000)
+    expect(page.locator("#cm-notice")).to_contain_text("There is no tab called 'nope'", timeout=30_000)
     expect(page.get_by_role("tab", name=TOPICS[0].tab_title, exact=True)).to_have_attribute("aria-selected", "true")
 
 

@@ -20,7 +20,8 @@ LINK_PAYLOADS = {
     "markdown_image": "![x](http://evil/x.png)",
 }
 # What the payloads would create, had they become markup.
-INJECTED = ("img[src='x']", "img[src*='evil']", "a[href*='evil']", "input[type='password']", ".toast-body form")
+INJECTED = ("img[src='x']", "img[src*='evil']", "a[href*='evil']", "input[type='password']", ".toast-body form",
+            "#cm-notice *:not(button)")
 
 
 @pytest.fixture
@@ -40,13 +41,21 @@ def assert_nothing_injected(page) -> None:
 @pytest.mark.parametrize("name", LINK_PAYLOADS)
 def test_markup_in_a_tab_link_is_shown_as_text(app_url, page, name):
     payload = LINK_PAYLOADS[name]
-    open_app(page, f"{app_url}?tab={quote(payload)}")
-    toast = page.locator(".toast-body").filter(has_text="There is no tab called")
-    expect(toast).to_be_visible(timeout=30_000)
-    expect(toast).to_contain_text(f"There is no tab called '{payload}'")
+    open_app(page, f"{app_url}?tab={quote(payload)}&{quote(payload)}={quote(payload)}")
+    notice = page.locator("#cm-notice")
+    expect(notice).to_be_visible(timeout=30_000)
+    expect(notice).to_contain_text(f"There is no tab called '{payload}'")
+    expect(notice).to_contain_text(f'no control called "{payload}"')
     page.wait_for_timeout(1000)  # an injected image would have loaded (and fired onerror) by now
     page.screenshot(path=SCREENSHOTS / f"security_tab_link_{name}.png")
     assert_nothing_injected(page)
+
+
+def test_a_long_tab_name_in_a_link_is_cut_in_the_notice(app_url, page):
+    open_app(page, f"{app_url}?tab={'x' * 10_000}")
+    notice = page.locator("#cm-notice")
+    expect(notice).to_contain_text(f"There is no tab called '{'x' * 80}…'", timeout=30_000)
+    assert len(notice.inner_text()) < 300
 
 
 def test_a_model_name_typed_with_markup_is_shown_as_text_in_the_error(app_url, page):

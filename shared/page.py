@@ -1,0 +1,369 @@
+"""The page around the topics: the lesson beside its demo, presenter mode, and links that carry the state.
+
+All of it runs in the browser. Opening the page, following a link, switching tabs and copying a link send
+nothing to the server, so thirty learners opening the teacher's link at once queue no event, and the
+linked tab is the first thing they see.
+
+- **Layout.** On a wide screen the lesson scrolls in its own pane beside the demo, which stays in view. On a
+  narrow one (a phone, or a projector at 150% zoom) a *Lesson / Demo* switch shows one or the other.
+- **Links.** ``?tab=<topic>&sub=<sub-tab>&<control>=<value>...`` opens a topic, a sub-tab and sets the
+  controls named by their labels (``?tab=language&prompt=Once+upon+a+time&temperature=0.7&seed=3``). The
+  address bar follows the learner; *Copy link* copies it. An unknown tab, sub-tab or control, or a value a
+  control does not take, is said in a notice (as text: a link never adds markup to the page) and skipped.
+- **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
+"""
+from __future__ import annotations
+
+import html
+import json
+
+import gradio as gr
+
+# Settings that are not a control's label.
+RESERVED_PARAMETERS = ("tab", "sub", "present", "__theme")
+NARROW_MAX_PX = 760  # CSS pixels: below this the lesson and the demo take turns (1024 px at 150% zoom is 683)
+
+CSS = f"""
+.cm-lesson {{ font-size: 1.02rem; line-height: 1.55; }}
+.cm-lesson details {{ margin: 0.5em 0; padding: 0.4em 0.8em; border: 1px solid var(--border-color-primary);
+                      border-radius: 6px; }}
+/* Hints under controls and slider limits: at least 4.5:1 on the background (WCAG AA), light and dark. */
+.gradio-container {{ --block-info-text-color: #4b5563; }}
+.dark .gradio-container {{ --block-info-text-color: #d1d5db; }}
+.cm-topbar {{ align-items: center !important; gap: 0.5rem; flex-wrap: nowrap !important; }}
+.cm-title h1 {{ font-size: 1.6rem !important; margin: 0 !important; }}
+.cm-page-buttons {{ display: flex; gap: 0.5rem; justify-content: flex-end; flex-wrap: nowrap; white-space: nowrap; }}
+.cm-header {{ font-size: 0.95rem; }}
+.cm-page-info {{ font-size: 0.9rem; }}
+.cm-page-info p {{ margin: 0 !important; }}
+/* A short screen (a projector at 150% zoom): the header keeps only the title and the buttons. */
+@media (max-height: 560px) {{ .cm-page-info {{ display: none !important; }} }}
+.cm-page-buttons button, .cm-view-switch button {{
+  padding: 0.3rem 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
+  background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; }}
+.cm-page-buttons button[aria-pressed="true"], .cm-view-switch button[aria-pressed="true"] {{
+  background: var(--button-primary-background-fill); color: var(--button-primary-text-color); }}
+#cm-notice {{ margin: 0.25rem 0; padding: 0.5rem 0.8rem; border-radius: 6px; border: 1px solid #b45309;
+              background: #fffbeb; color: #78350f; }}
+.dark #cm-notice {{ background: #451a03; color: #fde68a; }}
+#cm-notice button {{ margin-left: 0.8rem; }}
+
+/* Wide screens: lesson and demo side by side; the lesson scrolls in its own pane. */
+@media (min-width: {NARROW_MAX_PX + 1}px) {{
+  .cm-topic {{ flex-wrap: nowrap !important; align-items: flex-start !important; }}
+  .cm-lesson-pane {{ position: sticky; top: 0.25rem; max-height: calc(100vh - 0.5rem); overflow-y: auto;
+                     min-width: 0 !important; }}
+  .cm-demo-pane {{ min-width: 0 !important; }}
+  .cm-view-switch-block {{ display: none !important; }}
+}}
+/* Narrow screens: one of the two, chosen by the Lesson / Demo switch (the demo first). */
+@media (max-width: {NARROW_MAX_PX}px) {{
+  .cm-view-switch {{ display: flex; gap: 0.5rem; position: sticky; top: 0; z-index: 5; padding: 0.25rem 0;
+                     background: var(--background-fill-primary); }}
+  .cm-topic:not(.cm-show-lesson) > .cm-lesson-pane {{ display: none !important; }}
+  .cm-topic.cm-show-lesson > .cm-demo-pane {{ display: none !important; }}
+}}
+
+/* Presenter mode: readable from the back row. */
+.cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
+.cm-present .gradio-container {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem;
+                                 --input-text-size: 1.1rem; --block-title-text-size: 1.1rem; }}
+.cm-present .cm-header, .cm-present .cm-page-info {{ font-size: 1.1rem; }}
+"""
+
+
+def top_bar(tabs: dict[str, str]) -> None:
+    """The header's buttons: presenter mode and copy link (wired in the browser by ``JS``).
+
+    ``tabs`` maps each ``?tab=`` slug to its tab's title; the script reads it from this element.
+    """
+    gr.HTML(
+        f'<div class="cm-page-buttons" data-tabs="{html.escape(json.dumps(tabs))}">'
+        '<button type="button" class="cm-present-toggle" aria-pressed="false">Presenter mode</button>'
+        '<button type="button" class="cm-copy-link">Copy link</button>'
+        "</div>",
+        elem_classes="cm-page-buttons-block",
+        padding=False,
+    )
+
+
+def view_switch() -> None:
+    """The Lesson / Demo switch, shown only on narrow screens (see ``CSS``)."""
+    gr.HTML(
+        '<div class="cm-view-switch" role="group" aria-label="Show">'
+        '<button type="button" data-view="lesson" aria-pressed="false">Lesson</button>'
+        '<button type="button" data-view="demo" aria-pressed="true">Demo</button>'
+        "</div>",
+        elem_classes="cm-view-switch-block",
+        padding=False,
+    )
+
+
+# Every value from the address bar is used as data only: compared with labels, given to an input's .value,
+# or shown with textContent. Nothing from it is parsed as HTML or used in a CSS selector.
+JS = r"""
+() => {
+  let TABS = {};                      // slug -> tab title, from the top bar's data-tabs
+  const GLOSSARY_ID = "cm-glossary";
+  const RESERVED = new Set(__RESERVED__);
+  const SHOWN_MAX = 80;
+  const slug = (text) => (text || "").toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
+                                     .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  const cut = (text) => text.length > SHOWN_MAX ? text.slice(0, SHOWN_MAX) + "…" : text;
+  const visible = (el) => !!(el && el.offsetParent !== null);
+
+  // ---- notices: text only ----
+  const notes = [];
+  function notice(text) {
+    notes.push(text);
+    let box = document.getElementById("cm-notice");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "cm-notice";
+      box.setAttribute("role", "alert");
+      const anchor = document.querySelector(".cm-topbar");
+      const block = anchor;
+      if (block && block.parentNode) block.parentNode.insertBefore(box, block.nextSibling);
+      else document.body.prepend(box);
+    }
+    box.textContent = notes.join(" ");
+    const close = document.createElement("button");
+    close.type = "button"; close.textContent = "Dismiss";
+    close.addEventListener("click", () => { box.remove(); notes.length = 0; });
+    box.appendChild(close);
+  }
+
+  // ---- tabs ----
+  function tabList(root) {  // the first tab bar inside root (the topics' bar for the document)
+    return root.querySelector('[role="tablist"]');
+  }
+  function tabButtons(list) { return list ? [...list.querySelectorAll('button[role="tab"]')] : []; }
+  function selectedButton(list) { return tabButtons(list).find((b) => b.getAttribute("aria-selected") === "true"); }
+  function openPanel(root) {  // the visible tab panel that belongs to root's first tab bar
+    const list = tabList(root);
+    if (!list) return null;
+    const tabs = list.closest(".tabs") || list.parentElement;
+    return [...tabs.querySelectorAll(":scope > .tabitem, :scope > div > .tabitem")].find(visible) || null;
+  }
+  function topSlug() {
+    const b = selectedButton(tabList(document));
+    if (!b) return "";
+    const title = b.textContent.trim();
+    return Object.keys(TABS).find((s) => TABS[s] === title) || "";
+  }
+  function subTabs() {  // the open topic's own sub-tab bar, if it has one
+    const panel = openPanel(document);
+    return panel ? tabList(panel) : null;
+  }
+
+  // ---- controls, found by their label inside the open (sub-)tab ----
+  function controlArea() {
+    const panel = openPanel(document);
+    if (!panel) return null;
+    const inner = tabList(panel) ? openPanel(panel) : null;
+    return inner || panel;
+  }
+  function labelOf(block) {
+    const info = block.querySelector('[data-testid="block-info"]');
+    if (info) return info.textContent.trim();
+    const box = block.querySelector('input[type="checkbox"]');
+    if (box) { const l = box.closest("label"); return l ? l.textContent.trim() : ""; }
+    return "";
+  }
+  function controls(area) {
+    const found = new Map();
+    for (const block of area.querySelectorAll(".block")) {
+      if (!visible(block) || block.querySelector(".block")) continue;
+      const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"]');
+      if (!input || input.disabled) continue;
+      const name = slug(labelOf(block));
+      if (name && !RESERVED.has(name) && !found.has(name)) found.set(name, block);
+    }
+    return found;
+  }
+  function readControl(block) {
+    const range = block.querySelector('input[type="range"]') || block.querySelector('input[type="number"]');
+    if (range) return range.value;
+    const radio = block.querySelector('input[type="radio"]:checked');
+    if (block.querySelector('input[type="radio"]')) return radio ? radio.value : null;
+    const box = block.querySelector('input[type="checkbox"]');
+    if (box) return box.checked ? "1" : "0";
+    const text = block.querySelector("textarea, input[type='text']");
+    return text ? text.value : null;
+  }
+  function fire(el, ...types) { for (const t of types) el.dispatchEvent(new Event(t, { bubbles: true })); }
+  function setControl(name, block, value) {  // returns a sentence when the value does not fit
+    const number = block.querySelector('input[type="number"]');
+    const range = block.querySelector('input[type="range"]');
+    if (range || number) {
+      const el = range || number;
+      const x = Number(value);
+      if (value.trim() === "" || !Number.isFinite(x)) return `"${cut(name)}" takes a number, not "${cut(value)}".`;
+      const lo = el.min === "" ? -Infinity : Number(el.min), hi = el.max === "" ? Infinity : Number(el.max);
+      if (x < lo || x > hi) return `"${cut(name)}" takes ${lo} to ${hi}, not ${cut(value)}.`;
+      for (const e of [range, number]) if (e) { e.value = String(x); fire(e, "input", "change"); }
+      if (number) fire(number, "blur");
+      if (range) fire(range, "pointerup");
+      return null;
+    }
+    const radios = [...block.querySelectorAll('input[type="radio"]')];
+    if (radios.length) {
+      const r = radios.find((e) => e.value === value) || radios.find((e) => slug(e.value) === slug(value));
+      if (!r) return `"${cut(name)}" has no option "${cut(value)}".`;
+      r.click();
+      return null;
+    }
+    const box = block.querySelector('input[type="checkbox"]');
+    if (box) {
+      const want = ["1", "true", "yes", "on"].includes(value.toLowerCase());
+      if (!want && !["0", "false", "no", "off"].includes(value.toLowerCase()))
+        return `"${cut(name)}" takes 1 or 0, not "${cut(value)}".`;
+      if (box.checked !== want) box.click();
+      return null;
+    }
+    const text = block.querySelector("textarea, input[type='text']");
+    if (text && text.getAttribute("role") !== "listbox" && !block.querySelector(".wrap-inner, ul.options")) {
+      text.value = value; fire(text, "input", "change");
+      return null;
+    }
+    return `"${cut(name)}" cannot be set from a link.`;
+  }
+
+  // ---- the address bar ----
+  let restoring = true;
+  function writeUrl() {  // tab, sub-tab, presenter mode; the settings while the learner stays where they were set
+    if (restoring) return;
+    const old = new URLSearchParams(location.search);
+    const next = new URLSearchParams();
+    const tab = topSlug();
+    if (tab) next.set("tab", tab);
+    const subs = subTabs();
+    const sub = subs ? selectedButton(subs) : null;
+    if (sub) next.set("sub", slug(sub.textContent));
+    if (document.body.classList.contains("cm-present")) next.set("present", "1");
+    if (old.get("__theme")) next.set("__theme", old.get("__theme"));
+    if (tab === old.get("tab") && (sub ? slug(sub.textContent) === old.get("sub") : !old.get("sub")))
+      for (const [k, v] of old) if (!RESERVED.has(k)) next.set(k, v);
+    const query = next.toString();
+    const url = location.pathname + (query ? "?" + query : "") + location.hash;
+    if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
+  }
+  function noteControl(target) {
+    if (restoring) return;
+    const area = controlArea();
+    if (!area || !area.contains(target)) return;
+    const block = target.closest(".block");
+    if (!block) return;
+    const name = slug(labelOf(block));
+    if (!name || RESERVED.has(name) || controls(area).get(name) !== block) return;
+    const value = readControl(block);
+    if (value === null) return;
+    const params = new URLSearchParams(location.search);
+    params.set(name, value);
+    history.replaceState(null, "", location.pathname + "?" + params.toString() + location.hash);
+  }
+
+  // ---- presenter mode, the switch, copy link ----
+  function setPresent(on) {
+    document.body.classList.toggle("cm-present", on);
+    for (const b of document.querySelectorAll(".cm-present-toggle")) b.setAttribute("aria-pressed", String(on));
+    writeUrl();
+  }
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    if (target.closest(".cm-present-toggle")) { setPresent(!document.body.classList.contains("cm-present")); return; }
+    if (target.closest(".cm-copy-link")) {
+      const done = () => notice("Link copied: it opens this tab with these settings.");
+      if (navigator.clipboard && window.isSecureContext)
+        navigator.clipboard.writeText(location.href).then(done, () => notice("Copy this link: " + location.href));
+      else notice("Copy this link: " + location.href);
+      return;
+    }
+    const view = target.closest(".cm-view-switch button");
+    if (view) {
+      const item = view.closest(".tabitem");
+      const topic = item ? item.querySelector(".cm-topic") : null;
+      if (topic) topic.classList.toggle("cm-show-lesson", view.dataset.view === "lesson");
+      for (const b of view.parentElement.querySelectorAll("button"))
+        b.setAttribute("aria-pressed", String(b === view));
+      return;
+    }
+    if (target.closest('button[role="tab"]')) setTimeout(writeUrl, 0);
+  }, true);
+  let typing = null;
+  const onEdit = (event) => {
+    const target = event.target;
+    clearTimeout(typing);
+    typing = setTimeout(() => noteControl(target), 300);
+  };
+  document.addEventListener("input", onEdit, true);
+  document.addEventListener("change", onEdit, true);
+
+  // ---- opening a link ----
+  function whenReady(test, then, tries = 200) {
+    const ok = test();
+    if (ok) then(ok);
+    else if (tries > 0) setTimeout(() => whenReady(test, then, tries - 1), 100);
+  }
+  function applyControls(params) {  // returns the names that were skipped
+    const area = controlArea();
+    const found = area ? controls(area) : new Map();
+    const skipped = [];
+    for (const [k, v] of params) {
+      if (RESERVED.has(k)) continue;
+      const block = found.get(slug(k));
+      const problem = block ? setControl(k, block, v) : `This tab has no control called "${cut(k)}".`;
+      if (problem) { notice(problem + " That part of the link was skipped."); skipped.push(k); }
+    }
+    return skipped;
+  }
+  function restore() {
+    const params = new URLSearchParams(location.search);
+    if (params.get("present") === "1") setPresent(true);
+    const tab = (params.get("tab") || "").trim();
+    const list = tabList(document);
+    if (tab && !(tab in TABS)) {
+      notice(`There is no tab called '${cut(tab)}'. Tabs: ${Object.keys(TABS).join(", ")}.`);
+    } else if (tab) {
+      const button = tabButtons(list).find((b) => b.textContent.trim() === TABS[tab]);
+      if (button && button.getAttribute("aria-selected") !== "true") button.click();
+    }
+    const sub = params.get("sub");
+    const afterSub = () => setTimeout(() => {
+      const skipped = applyControls(params);
+      if (skipped.length) {  // the address bar keeps only what was applied
+        const kept = new URLSearchParams(location.search);
+        for (const k of skipped) kept.delete(k);
+        history.replaceState(null, "", location.pathname + "?" + kept.toString() + location.hash);
+      }
+      restoring = false; writeUrl();
+    }, 300);
+    if (tab && sub) {
+      whenReady(() => subTabs(), (subs) => {
+        const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));
+        if (!b) notice(`This topic has no part called '${cut(sub)}'. Parts: ${tabButtons(subs).map((x) => slug(x.textContent)).join(", ")}.`);
+        else if (b.getAttribute("aria-selected") !== "true") b.click();
+        afterSub();
+      }, 20);
+      setTimeout(() => { if (restoring && !subTabs()) { notice(`This topic has no parts; '${cut(sub)}' was skipped.`); afterSub(); } }, 2500);
+    } else afterSub();
+  }
+  whenReady(() => tabButtons(tabList(document)).length > 0 && document.querySelector(".cm-page-buttons"), (bar) => {
+    try { TABS = JSON.parse(bar.dataset.tabs || "{}"); } catch (e) { TABS = {}; }
+    restore();
+  });
+
+  // ---- ?tab=glossary#term: scroll to the term once the glossary has rendered ----
+  let id = "";
+  try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { id = ""; }
+  if (id) {
+    let tries = 0;
+    const timer = setInterval(() => {
+      const el = document.getElementById(id);
+      const term = el && el.closest("#" + GLOSSARY_ID) ? el : null;
+      if (term || ++tries > 40) { clearInterval(timer); if (term) term.scrollIntoView(); }
+    }, 250);
+  }
+}
+""".replace("__RESERVED__", json.dumps(list(RESERVED_PARAMETERS)))
