@@ -61,7 +61,7 @@ def build_demo() -> gr.Blocks:
             page.top_bar(url_tabs())
         gr.Markdown("A hands-on course in generative AI: every idea is a real model you can run and look inside. "
                     + header_line(), elem_classes="cm-page-info")
-        with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap"):
+        with gr.Tabs(selected=SLUGS[0], overflow_behavior="wrap", elem_classes="cm-topics"):
             for topic in TOPICS:
                 with gr.Tab(topic.tab_title, id=topic.slug):
                     module = topic.module()

@@ -30,14 +30,19 @@ CSS = f"""
 /* Hints under controls and slider limits: at least 4.5:1 on the background (WCAG AA), light and dark. */
 .gradio-container {{ --block-info-text-color: #4b5563; }}
 .dark .gradio-container {{ --block-info-text-color: #d1d5db; }}
+.gradio-container .min_value, .gradio-container .max_value {{ color: var(--block-info-text-color) !important; }}
 .cm-topbar {{ align-items: center !important; gap: 0.5rem; flex-wrap: nowrap !important; }}
 .cm-title h1 {{ font-size: 1.6rem !important; margin: 0 !important; }}
-.cm-page-buttons {{ display: flex; gap: 0.5rem; justify-content: flex-end; flex-wrap: nowrap; white-space: nowrap; }}
+.cm-page-buttons {{ display: flex; gap: 0.5rem; justify-content: flex-end; align-items: center; flex-wrap: nowrap;
+                    white-space: nowrap; }}
 .cm-header {{ font-size: 0.95rem; }}
 .cm-page-info {{ font-size: 0.9rem; }}
 .cm-page-info p {{ margin: 0 !important; }}
 /* A short screen (a projector at 150% zoom): the header keeps only the title and the buttons. */
-@media (max-height: 560px) {{ .cm-page-info {{ display: none !important; }} }}
+@media (max-height: 560px) {{
+  .cm-page-info {{ display: none !important; }}
+  .cm-topics button[role="tab"] {{ padding: 0.15rem 0.5rem !important; }}
+}}
 .cm-page-buttons button, .cm-view-switch button {{
   padding: 0.3rem 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
   background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; }}
@@ -53,6 +58,7 @@ CSS = f"""
   .cm-topic {{ flex-wrap: nowrap !important; align-items: flex-start !important; }}
   .cm-lesson-pane {{ position: sticky; top: 0.25rem; max-height: calc(100vh - 0.5rem); overflow-y: auto;
                      min-width: 0 !important; }}
+  .cm-lesson-pane > * {{ flex-shrink: 0 !important; }}
   .cm-demo-pane {{ min-width: 0 !important; }}
   .cm-view-switch-block {{ display: none !important; }}
 }}
@@ -66,8 +72,8 @@ CSS = f"""
 
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
-.cm-present .gradio-container {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem;
-                                 --input-text-size: 1.1rem; --block-title-text-size: 1.1rem; }}
+.cm-present {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem; --input-text-size: 1.1rem;
+               --block-title-text-size: 1.1rem; }}
 .cm-present .cm-header, .cm-present .cm-page-info {{ font-size: 1.1rem; }}
 """
 
@@ -240,7 +246,7 @@ JS = r"""
     const subs = subTabs();
     const sub = subs ? selectedButton(subs) : null;
     if (sub) next.set("sub", slug(sub.textContent));
-    if (document.body.classList.contains("cm-present")) next.set("present", "1");
+    if (presenting()) next.set("present", "1");
     if (old.get("__theme")) next.set("__theme", old.get("__theme"));
     if (tab === old.get("tab") && (sub ? slug(sub.textContent) === old.get("sub") : !old.get("sub")))
       for (const [k, v] of old) if (!RESERVED.has(k)) next.set(k, v);
@@ -249,7 +255,6 @@ JS = r"""
     if (url !== location.pathname + location.search + location.hash) history.replaceState(null, "", url);
   }
   function noteControl(target) {
-    if (restoring) return;
     const area = controlArea();
     if (!area || !area.contains(target)) return;
     const block = target.closest(".block");
@@ -264,15 +269,18 @@ JS = r"""
   }
 
   // ---- presenter mode, the switch, copy link ----
+  // Gradio scopes the app's CSS to its container, so the class goes on the column that holds the whole page.
+  const pageRoot = () => (document.querySelector(".cm-topbar") || document.body).parentElement;
+  const presenting = () => pageRoot().classList.contains("cm-present");
   function setPresent(on) {
-    document.body.classList.toggle("cm-present", on);
+    pageRoot().classList.toggle("cm-present", on);
     for (const b of document.querySelectorAll(".cm-present-toggle")) b.setAttribute("aria-pressed", String(on));
     writeUrl();
   }
   document.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;
     if (!target) return;
-    if (target.closest(".cm-present-toggle")) { setPresent(!document.body.classList.contains("cm-present")); return; }
+    if (target.closest(".cm-present-toggle")) { setPresent(!presenting()); return; }
     if (target.closest(".cm-copy-link")) {
       const done = () => notice("Link copied: it opens this tab with these settings.");
       if (navigator.clipboard && window.isSecureContext)
@@ -306,13 +314,29 @@ JS = r"""
     if (ok) then(ok);
     else if (tries > 0) setTimeout(() => whenReady(test, then, tries - 1), 100);
   }
-  function applyControls(params) {  // returns the names that were skipped
+  function whenSettled(then) {  // the open tab has rendered its controls: their number stopped changing
+    let last = -1, same = 0, tries = 0;
+    const timer = setInterval(() => {
+      const area = controlArea();
+      const n = area ? area.querySelectorAll(".block").length : 0;
+      same = n > 0 && n === last ? same + 1 : 0;
+      last = n;
+      if (same >= 3 || ++tries > 120) { clearInterval(timer); then(); }
+    }, 250);
+  }
+  function applyControls(params, again = false) {  // returns the names that were skipped
     const area = controlArea();
     const found = area ? controls(area) : new Map();
     const skipped = [];
     for (const [k, v] of params) {
       if (RESERVED.has(k)) continue;
       const block = found.get(slug(k));
+      if (again) {  // only where the value did not hold, and the learner has not changed it since
+        if (new URLSearchParams(location.search).get(k) !== v) continue;
+        const now = block ? readControl(block) : null;
+        if (block && now !== null && now !== v && Number(now) !== Number(v)) setControl(k, block, v);
+        continue;
+      }
       const problem = block ? setControl(k, block, v) : `This tab has no control called "${cut(k)}".`;
       if (problem) { notice(problem + " That part of the link was skipped."); skipped.push(k); }
     }
@@ -330,15 +354,16 @@ JS = r"""
       if (button && button.getAttribute("aria-selected") !== "true") button.click();
     }
     const sub = params.get("sub");
-    const afterSub = () => setTimeout(() => {
+    const afterSub = () => whenSettled(() => {
       const skipped = applyControls(params);
+      setTimeout(() => applyControls(params, true), 1500);  // once more where a control was still starting
       if (skipped.length) {  // the address bar keeps only what was applied
         const kept = new URLSearchParams(location.search);
         for (const k of skipped) kept.delete(k);
         history.replaceState(null, "", location.pathname + "?" + kept.toString() + location.hash);
       }
-      restoring = false; writeUrl();
-    }, 300);
+      setTimeout(() => { restoring = false; writeUrl(); }, 1600);
+    });
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
         const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));

@@ -1,0 +1,171 @@
+"""The page as a teacher uses it: links that carry the state, no event on page open, presenter mode, projector sizes.
+
+Screenshots land in screenshots/ (classroom_*.png) for a person to look at.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_app_browser import open_app
+from tests.conftest import BROWSER_WAIT_MS, SCREENSHOTS
+
+PROJECTORS = {"1280x720@150%": (1280, 720, 1.5), "1024x768@150%": (1024, 768, 1.5)}
+
+
+@pytest.fixture
+def make_page(_browser):
+    """Pages at a given screen size and browser zoom (the viewport shrinks by the zoom), closed afterwards."""
+    contexts = []
+
+    def make(width=1280, height=720, zoom=1.0, dark=False):
+        context = _browser.new_context(viewport={"width": round(width / zoom), "height": round(height / zoom)},
+                                       device_scale_factor=zoom, color_scheme="dark" if dark else "light")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(BROWSER_WAIT_MS)
+        page.requests = []
+        page.on("request", lambda r: page.requests.append(r.url))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def selected_tab(page, title):
+    expect(page.get_by_role("tab", name=title, exact=True).first).to_have_attribute("aria-selected", "true")
+
+
+def test_opening_a_linked_tab_sends_no_event_to_the_server(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=images")
+    selected_tab(page, "5 · Images")
+    page.wait_for_timeout(3000)  # anything the page would send on opening has been sent by now
+    events = [u for u in page.requests if "/queue/join" in u or "/run/" in u or "/call/" in u]
+    assert events == []
+    # The first views are there without an event: topic 1's data and topic 2's diffusion process, drawn at start-up.
+    page.get_by_role("tab", name="1 · What is GenAI", exact=True).click()
+    expect(page.locator(".cm-demo-pane img, .cm-demo-pane canvas, .cm-demo-pane svg").filter(visible=True).first) \
+        .to_be_visible()
+
+
+def test_a_link_sets_tab_sub_tab_and_controls_and_the_address_bar_follows(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=language&prompt=Once%20upon%20a%20time&temperature=0.7&seed=7")
+    selected_tab(page, "4 · Language")
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("Once upon a time")
+    expect(page.get_by_label("number input for Temperature", exact=True)).to_have_value("0.7")
+    expect(page.get_by_label("Seed", exact=True).filter(visible=True).first).to_have_value("7")
+    assert page.locator("#cm-notice").count() == 0
+
+    box = page.get_by_label("Seed", exact=True).filter(visible=True).first
+    box.fill("11")
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"seed=11"))
+    assert query(page)["prompt"] == "Once upon a time" and query(page)["tab"] == "language"
+
+    page.get_by_role("tab", name="5 · Images", exact=True).click()
+    expect(page).to_have_url(re.compile(r"tab=images"))
+    assert "seed" not in query(page) and "prompt" not in query(page)  # settings belong to the tab they were set on
+
+    page.get_by_role("tab", name="Compare", exact=True).click()
+    expect(page).to_have_url(re.compile(r"sub=compare"))
+    link = page.url
+    other = make_page()
+    open_app(other, link)
+    selected_tab(other, "5 · Images")
+    selected_tab(other, "Compare")
+
+
+def test_a_link_with_an_unknown_part_says_so_and_applies_the_rest(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=language&sub=nothing&temperature=9&seed=abc&colour=red&prompt=Hi")
+    selected_tab(page, "4 · Language")
+    notice = page.locator("#cm-notice")
+    expect(notice).to_contain_text("This topic has no parts; 'nothing' was skipped.")
+    expect(notice).to_contain_text('"temperature" takes 0 to 2, not 9.')
+    expect(notice).to_contain_text('"seed" takes a number, not "abc".')
+    expect(notice).to_contain_text('This tab has no control called "colour".')
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("Hi")
+    expect(page).not_to_have_url(re.compile(r"seed=abc|temperature=9|colour"))
+    page.get_by_role("button", name="Dismiss").click()
+    expect(notice).to_have_count(0)
+
+
+def test_presenter_mode_from_the_link_and_the_toggle(app_url, make_page):
+    page = make_page(1280, 720, 1.5)
+    open_app(page, f"{app_url}?tab=language&present=1")
+    selected_tab(page, "4 · Language")
+    expect(page.locator(".cm-present")).to_have_count(1)
+    lesson_px = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('.cm-lesson')).fontSize)")
+    assert lesson_px >= 18
+    page.screenshot(path=SCREENSHOTS / "classroom_presenter_1280x720@150%.png")
+    toggle = page.get_by_role("button", name="Presenter mode")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle.click()
+    expect(page.locator(".cm-present")).to_have_count(0)
+    expect(page).not_to_have_url(re.compile(r"present="))
+    toggle.click()
+    expect(page).to_have_url(re.compile(r"present=1"))
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light", "dark"])
+def test_hints_and_slider_limits_reach_4_5_to_1(app_url, make_page, dark):
+    page = make_page(dark=dark)
+    open_app(page, f"{app_url}?tab=language{'&__theme=dark' if dark else ''}")
+    selected_tab(page, "4 · Language")
+    expect(page.locator(".cm-demo-pane .min_value").filter(visible=True).first).to_be_visible()
+    ratios = page.evaluate("""() => {
+      const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+                                          .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const background = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+                                   if (c.length < 4 || c[3] > 0.5) return c; } return [255, 255, 255]; };
+      const out = [];
+      for (const el of document.querySelectorAll('.cm-demo-pane .info-text, .cm-demo-pane .min_value, .cm-demo-pane .max_value')) {
+        if (!el.offsetParent) continue;
+        const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+        out.push((Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05));
+      }
+      return out; }""")
+    assert len(ratios) >= 4
+    assert min(ratios) >= 4.5, min(ratios)
+
+
+@pytest.mark.parametrize("size", PROJECTORS)
+def test_at_projector_size_the_lesson_and_the_demo_are_both_at_hand(app_url, make_page, size):
+    width, height, zoom = PROJECTORS[size]
+    page = make_page(width, height, zoom)
+    open_app(page, f"{app_url}?tab=language")
+    selected_tab(page, "4 · Language")
+    lesson = page.locator(".cm-lesson-pane").filter(visible=True)
+    demo = page.locator(".cm-demo-pane").filter(visible=True)
+    expect(page.get_by_role("button", name="Generate", exact=True)).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / f"classroom_language_{size}.png")
+    if page.viewport_size["width"] > 760:  # side by side: the lesson scrolls in its own pane
+        expect(lesson).to_have_count(1)
+        expect(demo).to_have_count(1)
+        pane = lesson.first
+        assert pane.evaluate("e => e.scrollHeight > e.clientHeight && getComputedStyle(e).overflowY === 'auto'")
+        pane.evaluate("""e => { const h = e.querySelector('#h-try-it');
+                                e.scrollTop += h.getBoundingClientRect().top - e.getBoundingClientRect().top; }""")
+        expect(page.get_by_role("heading", name="Try it")).to_be_in_viewport()
+        expect(page.get_by_label("Prompt", exact=True)).to_be_in_viewport()  # the demo stayed where it was
+        assert page.evaluate("() => window.scrollY") == 0
+    else:  # one at a time, switched
+        expect(lesson).to_have_count(0)
+        switch = page.locator(".cm-view-switch").filter(visible=True)
+        switch.get_by_role("button", name="Lesson").click()
+        expect(page.locator(".cm-lesson-pane").filter(visible=True)).to_have_count(1)
+        expect(page.locator(".cm-demo-pane").filter(visible=True)).to_have_count(0)
+        page.screenshot(path=SCREENSHOTS / f"classroom_language_lesson_{size}.png")
+        switch.get_by_role("button", name="Demo").click()
+        expect(page.get_by_role("button", name="Generate", exact=True)).to_be_visible()
