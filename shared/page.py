@@ -20,7 +20,7 @@ import json
 import gradio as gr
 
 # Settings that are not a control's label.
-RESERVED_PARAMETERS = ("tab", "sub", "present", "__theme")
+RESERVED_PARAMETERS = ("tab", "sub", "present", "run", "__theme")
 NARROW_MAX_PX = 760  # CSS pixels: below this the lesson and the demo take turns (1024 px at 150% zoom is 683)
 
 CSS = f"""
@@ -178,12 +178,15 @@ JS = r"""
   }
   function controls(area) {
     const found = new Map();
-    for (const block of area.querySelectorAll(".block")) {
-      if (!visible(block) || block.querySelector(".block")) continue;
+    for (const block of area.querySelectorAll(".block")) {  // closed accordions included (opened when set)
+      if (block.querySelector(".block") || block.closest(".hidden, [hidden]")) continue;
       const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"]');
       if (!input || input.disabled) continue;
-      const name = slug(labelOf(block));
-      if (name && !RESERVED.has(name) && !found.has(name)) found.set(name, block);
+      const base = slug(labelOf(block));
+      if (!base || RESERVED.has(base)) continue;
+      let name = base;  // a label used twice in one tab: the second is "<label>-2", and so on
+      for (let i = 2; found.has(name); i++) name = `${base}-${i}`;
+      found.set(name, block);
     }
     return found;
   }
@@ -198,7 +201,14 @@ JS = r"""
     return text ? text.value : null;
   }
   function fire(el, ...types) { for (const t of types) el.dispatchEvent(new Event(t, { bubbles: true })); }
+  function openAccordions(block) {  // a control inside a closed accordion: open it, so the learner sees the change
+    for (let el = block.parentElement; el && el !== document.body; el = el.parentElement) {
+      const toggle = el.querySelector(":scope > button.label-wrap");
+      if (toggle && !toggle.classList.contains("open")) toggle.click();
+    }
+  }
   function setControl(name, block, value) {  // returns a sentence when the value does not fit
+    openAccordions(block);
     const number = block.querySelector('input[type="number"]');
     const range = block.querySelector('input[type="range"]');
     if (range || number) {
@@ -259,8 +269,8 @@ JS = r"""
     if (!area || !area.contains(target)) return;
     const block = target.closest(".block");
     if (!block) return;
-    const name = slug(labelOf(block));
-    if (!name || RESERVED.has(name) || controls(area).get(name) !== block) return;
+    const name = [...controls(area)].find(([, b]) => b === block)?.[0];
+    if (!name) return;
     const value = readControl(block);
     if (value === null) return;
     const params = new URLSearchParams(location.search);
@@ -342,8 +352,22 @@ JS = r"""
     }
     return skipped;
   }
-  function restore() {
-    const params = new URLSearchParams(location.search);
+  function showDemo() {  // on a narrow screen, a lesson step shows the demo it set up
+    const item = openPanel(document);
+    const topic = item ? item.querySelector(".cm-topic") : null;
+    if (topic) topic.classList.remove("cm-show-lesson");
+    for (const b of item ? item.querySelectorAll(".cm-view-switch button") : [])
+      b.setAttribute("aria-pressed", String(b.dataset.view === "demo"));
+  }
+  function runButton(name) {  // a lesson step's "run": the button with that label in the open (sub-)tab
+    const area = controlArea();
+    const button = area ? [...area.querySelectorAll("button")].find((b) => visible(b) && slug(b.textContent) === slug(name)) : null;
+    if (button) button.click();
+    else notice(`This tab has no button called "${cut(name)}".`);
+  }
+  // Open what ``params`` name: tab, sub-tab, controls; then, for a lesson step, press its button.
+  function restore(params, step = false) {
+    restoring = true;
     if (params.get("present") === "1") setPresent(true);
     const tab = (params.get("tab") || "").trim();
     const list = tabList(document);
@@ -353,8 +377,10 @@ JS = r"""
       const button = tabButtons(list).find((b) => b.textContent.trim() === TABS[tab]);
       if (button && button.getAttribute("aria-selected") !== "true") button.click();
     }
+    if (step) showDemo();
     const sub = params.get("sub");
-    const afterSub = () => whenSettled(() => {
+    let done = false;
+    const afterSub = () => { if (!done) { done = true; whenSettled(() => {
       const skipped = applyControls(params);
       setTimeout(() => applyControls(params, true), 1500);  // once more where a control was still starting
       if (skipped.length) {  // the address bar keeps only what was applied
@@ -362,8 +388,11 @@ JS = r"""
         for (const k of skipped) kept.delete(k);
         history.replaceState(null, "", location.pathname + "?" + kept.toString() + location.hash);
       }
-      setTimeout(() => { restoring = false; writeUrl(); }, 1600);
-    });
+      setTimeout(() => {
+        restoring = false; writeUrl();
+        if (step && params.get("run")) runButton(params.get("run"));
+      }, 1600);
+    }); } };
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
         const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));
@@ -371,13 +400,26 @@ JS = r"""
         else if (b.getAttribute("aria-selected") !== "true") b.click();
         afterSub();
       }, 20);
-      setTimeout(() => { if (restoring && !subTabs()) { notice(`This topic has no parts; '${cut(sub)}' was skipped.`); afterSub(); } }, 2500);
+      setTimeout(() => { if (!done && !subTabs()) { notice(`This topic has no parts; '${cut(sub)}' was skipped.`); afterSub(); } }, 2500);
     } else afterSub();
   }
+  // A lesson's Try-it step links the settings it needs (?tab=...&...&run=<button>): set them here, in this page.
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element ? event.target.closest(".cm-lesson a[href^='?']") : null;
+    if (!link) return;
+    const params = new URLSearchParams(link.getAttribute("href").slice(1).split("#")[0]);
+    if (!params.get("tab") || params.get("tab") === "glossary") return;  // glossary links open a new browser tab
+    event.preventDefault();
+    event.stopPropagation();
+    const shown = new URLSearchParams(params);
+    shown.delete("run");
+    history.replaceState(null, "", location.pathname + "?" + shown.toString());
+    restore(params, true);
+  }, true);
   whenReady(() => tabButtons(tabList(document)).length > 0 && document.querySelector(".cm-page-buttons"), (bar) => {
     try { TABS = JSON.parse(bar.dataset.tabs || "{}"); } catch (e) { TABS = {}; }
-    restore();
-  });
+    restore(new URLSearchParams(location.search));  // a link never presses a button: opening the page runs nothing
+  }, 3000);  // up to 5 minutes: a busy machine renders slowly
 
   // ---- ?tab=glossary#term: scroll to the term once the glossary has rendered ----
   let id = "";

@@ -1,0 +1,156 @@
+"""Each lesson's Try-it step links (``[▶ Set up step N](?tab=...&<control>=<value>&run=<button>)``) name real things.
+
+The page's script (shared/page.py) finds a control by its label inside the open tab and sub-tab, in page
+order (a label used twice: ``<label>-2``). This test walks the built app the same way and checks each link:
+the tab and sub-tab exist, every control exists there and takes the value, and the button to press exists.
+A browser test clicks one step and sees the demo change (tests/browser/test_classroom_browser.py).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import parse_qsl
+
+import gradio as gr
+import pytest
+
+from apps import TOPICS
+from shared.page import RESERVED_PARAMETERS
+from tests.test_lessons import lesson, section
+
+STEP_LINK = re.compile(r"\[▶ Set up step (\d+)\]\((\?[^)\s]+)\)")
+
+
+def slug(text) -> str:
+    """The page script's slug: lower case, accents dropped, runs of other characters as one '-'."""
+    text = unicodedata.normalize("NFKD", str(text or "").lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def walk(block):
+    yield block
+    for child in getattr(block, "children", []) or []:
+        yield from walk(child)
+
+
+def settable(block) -> bool:
+    return isinstance(block, (gr.Slider, gr.Number, gr.Textbox, gr.Radio, gr.Checkbox)) and block.label
+
+
+def controls(area) -> tuple[dict, dict]:
+    """(label slug -> control, button slug -> button) the page finds in ``area``."""
+    found, buttons = {}, {}
+    for block in _visible_blocks(area):
+        if isinstance(block, gr.Button):
+            buttons.setdefault(slug(block.value), block)
+        elif isinstance(block, gr.components.Component) and getattr(block, "label", None) and block.visible:
+            base = slug(block.label)
+            name, i = base, 2
+            while name in found:
+                name, i = f"{base}-{i}", i + 1
+            found[name] = block
+    return found, buttons
+
+
+def _visible_blocks(block):
+    """Blocks shown when ``block`` is open: a nested gr.Tabs contributes only its first tab."""
+    for child in getattr(block, "children", []) or []:
+        if isinstance(child, gr.Tabs):
+            tabs = [t for t in child.children if isinstance(t, gr.Tab)]
+            if tabs:
+                yield from _visible_blocks(tabs[0])
+            continue
+        if getattr(child, "visible", True) is False:
+            continue
+        yield child
+        yield from _visible_blocks(child)
+
+
+def sub_tabs(topic_tab) -> list:
+    for block in walk(topic_tab):
+        if block is not topic_tab and isinstance(block, gr.Tabs):
+            return [t for t in block.children if isinstance(t, gr.Tab)]
+    return []
+
+
+@pytest.fixture(scope="module")
+def demo():
+    import app
+    return app.build_demo()
+
+
+def topic_tabs(demo) -> dict:
+    return {b.id: b for b in walk(demo) if isinstance(b, gr.Tab) and b.id}
+
+
+def check_value(name, control, value) -> str | None:
+    """A sentence when ``control`` would not take ``value`` from a link, else None."""
+    if isinstance(control, (gr.Slider, gr.Number)):
+        try:
+            x = float(value)
+        except ValueError:
+            return f"{name}: {value!r} is not a number"
+        low = getattr(control, "minimum", None)
+        high = getattr(control, "maximum", None)
+        if (low is not None and x < low) or (high is not None and x > high):
+            return f"{name}: {x} is outside {low}..{high}"
+        return None
+    if isinstance(control, gr.Radio):
+        options = [v for _, v in control.choices]
+        if value not in options and slug(value) not in {slug(v) for v in options}:
+            return f"{name}: {value!r} is not one of {options}"
+        return None
+    if isinstance(control, gr.Checkbox):
+        return None if value.lower() in {"1", "0", "true", "false", "yes", "no", "on", "off"} else f"{name}: {value!r}"
+    if isinstance(control, gr.Textbox):
+        return None
+    return f"{name}: a {type(control).__name__} cannot be set from a link"
+
+
+def step_links(topic) -> list[tuple[str, str]]:
+    return STEP_LINK.findall(section(lesson(topic), "Try it"))
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.slug)
+def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
+    links = step_links(topic)
+    if not links:
+        pytest.skip(f"lesson {topic.number} has no step links yet")
+    tabs = topic_tabs(demo)
+    problems = []
+    for number, href in links:
+        params = dict(parse_qsl(href[1:], keep_blank_values=True))
+        tab = tabs.get(params.get("tab"))
+        if tab is None:
+            problems.append(f"step {number}: no tab {params.get('tab')!r}")
+            continue
+        area = tab  # without a sub-tab, the topic's first sub-tab is open: _visible_blocks follows it
+        if "sub" in params:
+            parts = sub_tabs(tab)
+            match = [t for t in parts if slug(t.label) == slug(params["sub"])]
+            if not match:
+                problems.append(f"step {number}: no sub-tab {params['sub']!r} in {[slug(t.label) for t in parts]}")
+                continue
+            area = match[0]
+        found, buttons = controls(area)
+        for key, value in params.items():
+            if key in RESERVED_PARAMETERS:
+                continue
+            control = found.get(slug(key))
+            if control is None:
+                problems.append(f"step {number}: no control {key!r}; there are {sorted(found)}")
+            elif (problem := check_value(key, control, value)) is not None:
+                problems.append(f"step {number}: {problem}")
+        if "run" in params and slug(params["run"]) not in buttons:
+            problems.append(f"step {number}: no button {params['run']!r}; there are {sorted(buttons)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_step_links_are_numbered_as_their_steps():
+    for topic in TOPICS:
+        steps = re.findall(r"^(\d+)\. (.*)$", section(lesson(topic), "Try it"), re.MULTILINE)
+        for number, text in steps:
+            link = STEP_LINK.match(text)
+            if link:
+                assert link.group(1) == number, (topic.slug, number)
