@@ -169,3 +169,19 @@ def test_at_projector_size_the_lesson_and_the_demo_are_both_at_hand(app_url, mak
         page.screenshot(path=SCREENSHOTS / f"classroom_language_lesson_{size}.png")
         switch.get_by_role("button", name="Demo").click()
         expect(page.get_by_role("button", name="Generate", exact=True)).to_be_visible()
+
+
+def test_a_try_it_step_in_the_lesson_sets_the_demo_up_and_runs_it(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=language")
+    selected_tab(page, "4 · Language")
+    expect(page.get_by_label("Prompt", exact=True)).not_to_have_value("The capital of France is")
+    page.get_by_role("link", name="▶ Set up step 1").click()
+    expect(page.get_by_label("Prompt", exact=True)).to_have_value("The capital of France is")
+    expect(page.get_by_label("Raw continuation", exact=True)).to_be_checked()
+    expect(page).to_have_url(re.compile(r"mode=Raw"))
+    assert "run=" not in page.url
+    assert len(page.context.pages) == 1  # set up in this page, not in a new browser tab
+    expect(page.locator(".cm-demo-pane").get_by_text(re.compile(r"bits")).first).to_be_visible(timeout=180_000)
+    assert any("/queue/join" in u for u in page.requests)  # the step pressed "Show next-token probabilities"
+    page.screenshot(path=SCREENSHOTS / "classroom_try_it_step.png")
