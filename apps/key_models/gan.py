@@ -194,9 +194,7 @@ def build_gan() -> None:
     gr.Markdown("Two networks play a game: a **generator** (orange points) and a **discriminator** (background).")
     with gr.Row():
         setting = gr.Dropdown(list(GAN_PRESETS), value=next(iter(GAN_PRESETS)), label="Settings to try", scale=2)
-        preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1, min_width=120)
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed", scale=1,
-                         min_width=80)
+        preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1)
     controls = live.controls(main_action=True)
     with gr.Row():
         d_step = gr.Button("One discriminator step", size="sm")
@@ -216,6 +214,7 @@ def build_gan() -> None:
                          step=1e-4, label="Generator learning rate")
         lr_d = gr.Number(value=GANConfig.lr_d, minimum=limits.LEARNING_RATE_MIN, maximum=limits.LEARNING_RATE_MAX,
                          step=1e-4, label="Discriminator learning rate")
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
 
     settings = [preset, hidden, noise_dim, lr_g, lr_d, loss, seed]
     wired = live.wire(
