@@ -465,24 +465,16 @@ def build() -> None:
     """Lay out the topic 5 demo in the current tab and wire its events."""
     gr.Markdown("### Text to image, one denoising step at a time")
     with gr.Row():
-        model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_T2I, label="Model", scale=2,
-                            info="The embedded emoji model works offline; hub models need the hub once "
-                                 "(offline, the embedded model is used, with a warning).")
-        scheduler = gr.Radio(list(SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler", scale=1)
-    with gr.Row():
         prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], max_lines=2, scale=2,
                             info="Empty = unconditional. The emoji model knows faces, animals, food and sports.")
         negative = gr.Textbox(label="Negative prompt", value="", max_lines=2, scale=1,
                               info="Replaces the empty prompt in guidance: steer away from it.")
-    with gr.Row():
-        steps = gr.Slider(1, limits.IMAGES_STEPS_MAX, value=DEFAULTS["num_inference_steps"], step=1, label="Steps")
-        guidance = gr.Slider(0, limits.IMAGES_GUIDANCE_MAX, value=DEFAULTS["guidance_scale"], step=0.5,
-                             label="Guidance scale", info="0 = ignore the prompt · 1 = prompt alone · >1 = guided")
-        seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
-        batch = gr.Slider(1, limits.IMAGES_BATCH_MAX, value=DEFAULTS["batch_size"], step=1, label="Images")
+    # Laid out with the settings below the tabs; created here because the examples set it.
+    seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed",
+                     render=False)
     with gr.Tabs():
         with gr.Tab("Generate", id="images-generate"):
-            go = gr.Button("Generate", variant="primary")
+            go = gr.Button("Generate", variant="primary", elem_classes="cm-main-action")
             gr.Examples(EXAMPLES, inputs=[prompt, seed], label="Prompts to try", example_labels=EXAMPLE_LABELS)
             gallery = gr.Gallery(label="Images", columns=4, height=300, format="png", object_fit="contain", type="numpy",
                                  elem_id="images-gallery")
@@ -504,6 +496,18 @@ def build() -> None:
                                      "(1 = start from pure noise)")
                 use_last = gr.Button("Use the first output")
                 transform = gr.Button("Transform", variant="primary")
+    gr.Markdown("**Settings** (for all three tabs above)")
+    with gr.Row():
+        model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_T2I, label="Model", scale=2,
+                            info="The embedded emoji model works offline; hub models need the hub once "
+                                 "(offline, the embedded model is used, with a warning).")
+        scheduler = gr.Radio(list(SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler", scale=1)
+    with gr.Row():
+        steps = gr.Slider(1, limits.IMAGES_STEPS_MAX, value=DEFAULTS["num_inference_steps"], step=1, label="Steps")
+        guidance = gr.Slider(0, limits.IMAGES_GUIDANCE_MAX, value=DEFAULTS["guidance_scale"], step=0.5,
+                             label="Guidance scale", info="0 = ignore the prompt · 1 = prompt alone · >1 = guided")
+        seed.render()
+        batch = gr.Slider(1, limits.IMAGES_BATCH_MAX, value=DEFAULTS["batch_size"], step=1, label="Images")
     info = gr.Markdown(elem_classes="cm-header")
     with gr.Accordion("Step by step: the image emerging from noise", open=True):
         frames_state = gr.State([])

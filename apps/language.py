@@ -695,7 +695,10 @@ def attention_redraw(key, layer, head):
 def build() -> None:
     """Lay out the topic 4 demo in the current tab and wire its events."""
     gr.Markdown("### Generate, then look inside")
-    prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], lines=3)
+    prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], lines=2)
+    with gr.Row():
+        generate = gr.Button("Generate", variant="primary", elem_classes="cm-main-action")
+        stop = gr.Button("Stop", variant="stop")
     with gr.Row():
         mode = gr.Radio(list(MODES), value=DEFAULTS["mode"], label="Mode")
         model = gr.Dropdown(
@@ -715,9 +718,6 @@ def build() -> None:
             max_new_tokens = gr.Slider(1, limits.MAX_NEW_TOKENS, value=DEFAULTS["max_new_tokens"], step=1,
                                        label="Max new tokens")
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
-    with gr.Row():
-        generate = gr.Button("Generate", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
     output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"], elem_id="language-output")
     generation_info = gr.Markdown(elem_classes="cm-header")
     tokens = gr.HighlightedText(

@@ -545,7 +545,8 @@ def build() -> None:
     gr.Markdown("### One dataset, two kinds of model\nPick a dataset, or click on the canvas to draw your own "
                 "(clicking on a preset edits a copy of it).")
     points = gr.State([])
-    preset = gr.Radio(list(PRESETS), value=DEFAULTS["preset"], label="Dataset")
+    # The main control: the demo recomputes on every change, so picking a dataset is the action.
+    preset = gr.Radio(list(PRESETS), value=DEFAULTS["preset"], label="Dataset", elem_classes="cm-main-action")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             canvas = gr.Image(value=None, label="The data (click to add points)", type="numpy", format="png",

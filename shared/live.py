@@ -229,12 +229,16 @@ class LiveControls:
     status: gr.Markdown
 
 
-def controls(tick_s: float = limits.LIVE_TICK_S) -> LiveControls:
-    """Lay out Play / Pause / Step / Reset, a status line and the (inactive) timer that drives training."""
+def controls(tick_s: float = limits.LIVE_TICK_S, main_action: bool = False) -> LiveControls:
+    """Lay out Play / Pause / Step / Reset, a status line and the (inactive) timer that drives training.
+
+    ``main_action`` marks Play as its topic's main action (``cm-main-action``: kept on the first screen).
+    """
     key = gr.State(None)
     timer = gr.Timer(tick_s, active=False)
     with gr.Row():
-        play = gr.Button("▶ Play", variant="primary", min_width=80)
+        play = gr.Button("▶ Play", variant="primary", min_width=80,
+                         elem_classes=["cm-main-action"] if main_action else None)
         pause = gr.Button("Pause", min_width=80)
         step = gr.Button("Step +1", min_width=80)
         reset = gr.Button("↺ Reset", variant="stop", min_width=80)

@@ -22,6 +22,7 @@ import gradio as gr
 # Settings that are not a control's label.
 RESERVED_PARAMETERS = ("tab", "sub", "present", "run", "__theme")
 NARROW_MAX_PX = 760  # CSS pixels: below this the lesson and the demo take turns (1024 px at 150% zoom is 683)
+SHORT_MAX_PX = 560  # CSS pixels high: a projector at 150% zoom (720 px is 480, 768 px is 512)
 
 CSS = f"""
 .cm-lesson {{ font-size: 1.02rem; line-height: 1.55; }}
@@ -39,10 +40,7 @@ CSS = f"""
 .cm-page-info {{ font-size: 0.9rem; }}
 .cm-page-info p {{ margin: 0 !important; }}
 /* A short screen (a projector at 150% zoom): the header keeps only the title and the buttons. */
-@media (max-height: 560px) {{
-  .cm-page-info {{ display: none !important; }}
-  .cm-topics button[role="tab"] {{ padding: 0.15rem 0.5rem !important; }}
-}}
+@media (max-height: {SHORT_MAX_PX}px) {{ .cm-page-info {{ display: none !important; }} }}
 .cm-page-buttons button, .cm-view-switch button {{
   padding: 0.3rem 0.8rem; border: 1px solid var(--border-color-primary); border-radius: 6px;
   background: var(--button-secondary-background-fill); color: var(--body-text-color); cursor: pointer; }}
@@ -68,6 +66,16 @@ CSS = f"""
                      background: var(--background-fill-primary); }}
   .cm-topic:not(.cm-show-lesson) > .cm-lesson-pane {{ display: none !important; }}
   .cm-topic.cm-show-lesson > .cm-demo-pane {{ display: none !important; }}
+  .cm-view-switch-block .html-container {{ padding: 0 !important; }}
+  .cm-view-switch {{ padding: 0; }}
+}}
+/* A short screen: tighter header and tab bars, so each demo's main action is on the first screen. */
+@media (max-height: {SHORT_MAX_PX}px) {{
+  .main {{ padding-top: 4px !important; padding-bottom: 4px !important; }}
+  .cm-page-buttons-block .html-container {{ padding: 2px 4px !important; }}
+  .cm-topbar {{ margin-bottom: -8px; }}
+  .tab-wrapper {{ margin-bottom: 2px !important; padding-bottom: 2px !important; }}
+  .tab-container button {{ height: 28px !important; padding: 0 10px !important; }}
 }}
 
 /* Presenter mode: readable from the back row. */

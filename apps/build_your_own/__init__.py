@@ -381,16 +381,17 @@ def build() -> None:
     run_key = gr.State(None)
     with gr.Tabs():
         with gr.Tab("1 · Data", id="byo-data"):
-            gr.Markdown("Choose the text your model will learn from, and how it is cut into tokens.")
             with gr.Row():
                 source = gr.Dropdown(list(D.SOURCES), value=D.DEFAULT_SOURCE, label="Training text")
+                kind = gr.Radio(list(TK.KINDS), value="Characters", label="Tokenizer")
+            prepare = gr.Button("Prepare data", variant="primary", elem_classes="cm-main-action")
+            gr.Markdown("Choose the text your model will learn from (or upload your own), and how it is cut into "
+                        "tokens.", elem_classes="cm-header")
+            with gr.Row():
                 upload = gr.File(label=f"Your .txt file (UTF-8, up to {limits.BYO_UPLOAD_MAX_BYTES // 1_000_000} MB)",
                                  file_types=[".txt"], type="filepath", height=90)
-            with gr.Row():
-                kind = gr.Radio(list(TK.KINDS), value="Characters", label="Tokenizer")
                 vocab_size = gr.Slider(limits.BYO_BPE_VOCAB_MIN, limits.BYO_BPE_VOCAB_MAX, value=1024, step=1,
                                        label="BPE vocabulary size", info="Byte-level BPE only")
-            prepare = gr.Button("Prepare data", variant="primary")
             summary = gr.Markdown()
             sample_box = gr.Textbox(label="A sample of the text", lines=6, interactive=False)
             sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE,

@@ -350,10 +350,12 @@ def quality_ui(prompt, mode, temperature, top_k, top_p, seed, gamma, progress=gr
 
 def build_watermark() -> None:
     """The text-watermark sub-tab."""
-    gr.Markdown("Generate from one prompt and seed **without** and **with** the green-list watermark "
-                "(Kirchenbauer et al. 2023). Green tokens were on the list seeded by the token before them; "
-                "a detector that knows the key counts them, no model needed.")
+    gr.Markdown("One prompt and seed, **without** and **with** the green-list watermark (Kirchenbauer et al. 2023).")
     prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], lines=2)
+    generate_button = gr.Button("Generate with and without the watermark", variant="primary",
+                                elem_classes="cm-main-action")
+    gr.Markdown("Green tokens were on the list seeded by the token before them; a detector that knows the key counts "
+                "them, no model needed.", elem_classes="cm-header")
     with gr.Row():
         mode = gr.Radio(list(MODES), value=DEFAULTS["mode"], label="Mode")
         seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
@@ -370,7 +372,6 @@ def build_watermark() -> None:
             top_p = gr.Slider(limits.TOP_P_MIN, 1.0, value=DEFAULTS["top_p"], step=0.01, label="Top-p", info="1 = off")
             max_new_tokens = gr.Slider(2, limits.MAX_NEW_TOKENS, value=DEFAULTS["max_new_tokens"], step=1,
                                        label="Max new tokens")
-    generate_button = gr.Button("Generate with and without the watermark", variant="primary")
     with gr.Row(equal_height=False):
         with gr.Column():
             plain_text = gr.Textbox(label="Without watermark", lines=5, interactive=False, buttons=["copy"])

@@ -838,16 +838,21 @@ def download_weights(key):
 
 
 def build_playground() -> None:
-    """Lay out the playground: data, network, live controls, pictures, then take-home."""
-    gr.Markdown("Train a neural network and watch it learn. Each small picture is one neuron: its value over "
-                "the whole plane. Lines are weights (blue +, orange −). Changing data or architecture resets.")
+    """Lay out the playground: data, Play and the picture first, then the network's settings, then take-home."""
+    gr.Markdown("Train a neural network and watch it learn.")
     points = gr.State(None)
     with gr.Row():
-        dataset = gr.Dropdown(list(DATASETS), value=DEFAULTS.dataset, label="Data", scale=2)
+        dataset = gr.Dropdown(list(DATASETS), value=DEFAULTS.dataset, label="Data")
+        noise = gr.Slider(0, limits.NN_NOISE_MAX, value=DEFAULTS.noise, step=0.01, label="Noise")
+    controls = live.controls(main_action=True)
+    summary = gr.Markdown()
+    picture = gr.Image(label="The network and its output", type="filepath", format="png", interactive=False,
+                       buttons=[], show_label=False)
+    gr.Markdown("Each small picture is one neuron: its value over the whole plane. Lines are weights "
+                "(blue +, orange −). Changing data or architecture resets.", elem_classes="cm-header")
+    with gr.Row():
         n_classes = gr.Slider(2, limits.NN_CLASSES_MAX, value=DEFAULTS.n_classes, step=1, label="Classes",
                               info="circle, spiral, Gaussians")
-        noise = gr.Slider(0, limits.NN_NOISE_MAX, value=DEFAULTS.noise, step=0.01, label="Noise")
-    with gr.Row():
         train_percent = gr.Slider(limits.NN_TRAIN_PERCENT_MIN, limits.NN_TRAIN_PERCENT_MAX,
                                   value=DEFAULTS.train_percent, step=5, label="Training data %")
         n_points = gr.Slider(limits.NN_POINTS_MIN, limits.NN_POINTS_MAX, value=DEFAULTS.n_points, step=10,
@@ -872,10 +877,6 @@ def build_playground() -> None:
         l2 = gr.Slider(0, limits.NN_L2_MAX, value=DEFAULTS.l2, step=0.001, label="L2 (weight decay)")
         dropout = gr.Slider(0, limits.NN_DROPOUT_MAX, value=DEFAULTS.dropout, step=0.05, label="Dropout")
         view = gr.Radio(list(WEIGHT_VIEWS), value=WEIGHT_VIEWS[0], label="Weights shown as")
-    controls = live.controls()
-    summary = gr.Markdown()
-    picture = gr.Image(label="The network and its output", type="filepath", format="png", interactive=False,
-                       buttons=[], show_label=False)
     with gr.Accordion("Take it home: the code and the weights", open=False):
         with gr.Row():
             code_steps = gr.Number(value=0, precision=0, minimum=0, maximum=limits.NN_CODE_STEPS_MAX,

@@ -275,14 +275,19 @@ def build_marketing() -> None:
         except ValueError as e:
             return f"(not a valid prompt yet: {e})"
 
-    gr.Markdown("Structured inputs fill the slots of a **prompt template**; the language model writes several "
-                "variants; every number and capitalised name in them is checked against your inputs.")
+    gr.Markdown("Your inputs fill the slots of a **prompt template**.")
     with gr.Row():
-        product = gr.Textbox(label="Product", value=DEFAULTS["product"], max_length=limits.MARKETING_FIELD_MAX_CHARS)
+        product = gr.Textbox(label="Product", value=DEFAULTS["product"], max_length=limits.MARKETING_FIELD_MAX_CHARS,
+                             scale=2, min_width=120)
         audience = gr.Textbox(label="Audience persona", value=DEFAULTS["audience"],
-                              max_length=limits.MARKETING_FIELD_MAX_CHARS)
-        tone = gr.Dropdown(list(TONES), value=DEFAULTS["tone"], label="Tone", allow_custom_value=True)
-    facts = gr.Textbox(label="Product facts (one per line)", value=DEFAULTS["facts"], lines=4,
+                              max_length=limits.MARKETING_FIELD_MAX_CHARS, min_width=110)
+        tone = gr.Dropdown(list(TONES), value=DEFAULTS["tone"], label="Tone", allow_custom_value=True, min_width=130)
+    with gr.Row():
+        write = gr.Button("Write variants", variant="primary", elem_classes="cm-main-action")
+        stop = gr.Button("Stop", variant="stop")
+    gr.Markdown("The language model writes several variants; every number and capitalised name in them is checked "
+                "against your inputs.", elem_classes="cm-header")
+    facts = gr.Textbox(label="Product facts (one per line)", value=DEFAULTS["facts"], lines=3,
                        max_length=limits.MARKETING_FACTS_MAX_CHARS)
     with gr.Accordion("Prompt template (editable) and the prompt the model receives", open=False):
         template = gr.Textbox(label="Prompt template", value=DEFAULT_TEMPLATE, lines=5,
@@ -297,9 +302,6 @@ def build_marketing() -> None:
     with gr.Row():
         seed = gr.Number(value=1, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
         model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True)
-    with gr.Row():
-        write = gr.Button("Write variants", variant="primary")
-        stop = gr.Button("Stop", variant="stop")
     status = gr.Markdown(elem_classes="cm-header")
     checked = gr.HighlightedText(label="Variants: numbers and names checked against your inputs (red = not found)",
                                  color_map=COLOR_MAP, combine_adjacent=False, show_legend=True,

@@ -191,13 +191,18 @@ def load_preset(name):
 
 
 def build_gan() -> None:
-    gr.Markdown("Two networks play a game: the **generator** turns random noise into points; the "
-                "**discriminator** tries to tell them from the real data. Orange = generated points, "
-                "background = what the discriminator believes. Press **Play** and watch the orange points move.")
+    gr.Markdown("Two networks play a game: a **generator** (orange points) and a **discriminator** (background).")
     with gr.Row():
         setting = gr.Dropdown(list(GAN_PRESETS), value=next(iter(GAN_PRESETS)), label="Settings to try", scale=2)
         preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1)
-        seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed", scale=1)
+    controls = live.controls(main_action=True)
+    with gr.Row():
+        d_step = gr.Button("One discriminator step", size="sm")
+        g_step = gr.Button("One generator step", size="sm")
+    gr.Markdown("The generator turns noise into points; the discriminator tries to tell them from the real data. "
+                "Press **Play** and watch the orange points move.", elem_classes="cm-header")
+    plot = gr.Plot(label="GAN training", format="png", show_label=False)
+    info = gr.Markdown()
     with gr.Row():
         hidden = gr.Slider(limits.HIDDEN_MIN, limits.HIDDEN_MAX, value=GANConfig.hidden, step=8,
                            label="Hidden size (on Reset)")
@@ -209,12 +214,7 @@ def build_gan() -> None:
                          step=1e-4, label="Generator learning rate")
         lr_d = gr.Number(value=GANConfig.lr_d, minimum=limits.LEARNING_RATE_MIN, maximum=limits.LEARNING_RATE_MAX,
                          step=1e-4, label="Discriminator learning rate")
-    controls = live.controls()
-    with gr.Row():
-        d_step = gr.Button("One discriminator step", size="sm")
-        g_step = gr.Button("One generator step", size="sm")
-    plot = gr.Plot(label="GAN training", format="png", show_label=False)
-    info = gr.Markdown()
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
 
     settings = [preset, hidden, noise_dim, lr_g, lr_d, loss, seed]
     wired = live.wire(

@@ -257,15 +257,15 @@ def build() -> None:
 
 
 def _build_clip_tab():
-    gr.Markdown("A **tiny CLIP** this project trained on 1,906 emoji: a small image network learned to land "
-                "each picture next to the MiniLM sentence vector of its name. " + card_summary(),
-                elem_classes="cm-header")
     text_state = gr.State(None)
     picture_state = gr.State(None)
     with gr.Row():
         query = gr.Textbox(label="Describe an emoji", value=SEARCH_EXAMPLES[0], scale=3, max_lines=1)
         k = gr.Slider(1, limits.MM_TOP_K_MAX, value=8, step=1, label="Results", scale=1)
-    search = gr.Button("Search images", variant="primary")
+    search = gr.Button("Search images", variant="primary", elem_classes="cm-main-action")
+    gr.Markdown("A **tiny CLIP** this project trained on 1,906 emoji: a small image network learned to land "
+                "each picture next to the MiniLM sentence vector of its name. " + card_summary(),
+                elem_classes="cm-header")
     results = gr.Gallery(label="Closest pictures (cosine similarity; 'held out' = never seen in training)",
                          columns=6, height=300, object_fit="contain", format="png", allow_preview=True)
     gr.Examples([[q] for q in SEARCH_EXAMPLES], inputs=[query], label="Try these searches")

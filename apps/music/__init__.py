@@ -183,14 +183,14 @@ def build() -> None:
 
 def _build_melody() -> None:
     gr.Markdown("A small transformer this project trained on Bach chorales and Irish and Scottish folk tunes writes "
-                "a melody one note at a time. Choose the style, key and metre, press **Generate melody**, listen, "
-                "then step through **Look inside** to see what it weighed at every note.")
+                "a melody one note at a time.")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             with gr.Row():
                 style = gr.Radio(list(STYLES), value=DEFAULTS["style"], label="Style")
                 time_signature = gr.Dropdown(list(TIME_SIGNATURES), value=DEFAULTS["time_signature"],
                                              label="Time signature")
+            generate = gr.Button("Generate melody", variant="primary", elem_classes="cm-main-action")
             with gr.Row():
                 key = gr.Dropdown(list(TONICS), value=DEFAULTS["key"], label="Key")
                 mode = gr.Dropdown(list(MODES), value=DEFAULTS["mode"], label="Mode")
@@ -207,7 +207,8 @@ def _build_melody() -> None:
             opening = gr.Textbox(label="Opening to continue (optional)", lines=3, max_length=limits.MELODY_OPENING_MAX_CHARS,
                                  placeholder="Note names: C4 D4 E4:2 r G4 (a :number is beats; r = rest)\n"
                                              "or ABC: X:1 / M:6/8 / L:1/8 / K:G then the notes")
-            generate = gr.Button("Generate melody", variant="primary")
+            gr.Markdown("Listen, then step through **Look inside** to see what the model weighed at every note.",
+                        elem_classes="cm-header")
         with gr.Column(scale=2):
             audio = gr.Audio(label="Listen", type="numpy", interactive=False, elem_id="music-audio")
             roll = gr.Image(label="Piano roll", type="pil", format="png", interactive=False, elem_id="music-roll")
