@@ -84,6 +84,7 @@ def build_demo() -> gr.Blocks:
                         elem_classes="cm-lesson",
                         elem_id="cm-glossary",
                     )
+    page.no_share_buttons(demo)
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
     return demo
 

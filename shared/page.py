@@ -86,6 +86,18 @@ CSS = f"""
 """
 
 
+def no_share_buttons(demo: gr.Blocks) -> None:
+    """Pictures, sounds and videos show Download (and Fullscreen), never Share (it needs Spaces, and errs
+    elsewhere); a gallery not declared ``interactive=True`` shows results only, without "Drop Media Here"
+    or a clear button (an event may still read it, as the images tab's "use the last image" does)."""
+    for block in demo.blocks.values():
+        buttons = getattr(block, "buttons", None)
+        if isinstance(buttons, list) and "share" in buttons:
+            block.buttons = [b for b in buttons if b != "share"]
+        if isinstance(block, gr.Gallery) and block.interactive is None:
+            block.interactive = False
+
+
 def top_bar(tabs: dict[str, str]) -> None:
     """The header's buttons: presenter mode and copy link (wired in the browser by ``JS``).
 
