@@ -1,0 +1,40 @@
+"""The page around the topics (shared/page.py): what the built app's config says, without a browser."""
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def config():
+    import app
+    return app.build_demo().get_config_file()
+
+
+def test_no_component_offers_share_and_galleries_show_results_only(config):
+    media = [c for c in config["components"] if c["type"] in ("image", "gallery", "audio", "video")]
+    assert len(media) >= 10
+    assert [c["props"].get("label") for c in media if "share" in (c["props"].get("buttons") or [])] == []
+    galleries = [c for c in config["components"] if c["type"] == "gallery"]
+    assert galleries and all(c["props"].get("interactive") is False for c in galleries)
+
+
+def test_opening_the_page_runs_no_event(config):
+    on_load = [d for d in config["dependencies"] if any(t[1] == "load" for t in d["targets"])]
+    assert on_load == []
+
+
+def test_the_top_bar_carries_every_tab_for_the_page_script(config):
+    import app
+    bar = next(c for c in config["components"] if c["type"] == "html" and "cm-page-buttons" in str(c["props"]["value"]))
+    start = bar["props"]["value"].index('data-tabs="') + len('data-tabs="')
+    tabs = json.loads(html.unescape(bar["props"]["value"][start:bar["props"]["value"].index('"', start)]))
+    assert tabs == app.url_tabs() and "language" in tabs and tabs["glossary"] == "Glossary"
+
+
+def test_first_views_are_filled_at_build_time(config):
+    """Topic 1's data and topic 2's diffusion process are drawn once, at start-up (no event on page open)."""
+    plots = [c for c in config["components"] if c["type"] in ("plot", "image") and c["props"].get("value")]
+    assert len(plots) >= 3
