@@ -730,23 +730,24 @@ def build() -> None:
     step_table = gr.Dataframe(label="Top-10 candidates at this step, and the sampled token if not among them",
                               interactive=False, wrap=True, elem_id="language-steps")
 
-    gr.Examples(
+    examples = gr.Examples(
         EXAMPLES,
         inputs=[prompt, mode, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed],
-        label="Examples: the same prompt and seed, one control changed",
+        label="Examples: the same prompt and seed, one control changed (a click generates)",
         example_labels=EXAMPLE_LABELS,
     )
 
     sampling = [temperature, top_k, top_p, repetition_penalty]
     STOPS.wire(generate, stop)
-    generate.click(
-        generate_ui,
+    generation = dict(
         inputs=[prompt, mode, model, *sampling, max_new_tokens, seed],
         outputs=[output, generation_info, tokens, steps_state, step, step_table],
-        api_name="language_generate",
         concurrency_id=CONCURRENCY_ID,
         concurrency_limit=1,
     )
+    generate.click(generate_ui, api_name="language_generate", **generation)
+    # An example sets the controls, then generates: what it changed shows in the reply, not only in the sliders.
+    examples.load_input_event.then(generate_ui, api_visibility="private", **generation)
     tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
     step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
     _look_inside(prompt, mode, model, sampling, api_prefix="language")

@@ -185,3 +185,14 @@ def test_a_try_it_step_in_the_lesson_sets_the_demo_up_and_runs_it(app_url, make_
     expect(page.locator(".cm-demo-pane").get_by_text(re.compile(r"bits")).first).to_be_visible(timeout=180_000)
     assert any("/queue/join" in u for u in page.requests)  # the step pressed "Show next-token probabilities"
     page.screenshot(path=SCREENSHOTS / "classroom_try_it_step.png")
+
+
+def test_a_language_example_generates_with_its_settings(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=language")
+    selected_tab(page, "4 · Language")
+    page.get_by_role("button", name="A fact, greedy (temperature 0)").click()
+    expect(page.get_by_label("number input for Temperature", exact=True)).to_have_value("0")
+    output = page.locator("#language-output textarea")
+    expect(output).not_to_have_value("", timeout=180_000)
+    expect(page.get_by_text(re.compile(r"\d+ tokens in [\d.]+ s"))).to_be_visible(timeout=180_000)
