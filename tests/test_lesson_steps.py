@@ -67,6 +67,20 @@ def _visible_blocks(block):
         yield from _visible_blocks(child)
 
 
+def closed_accordions(area, target) -> set:
+    """The ids of the closed accordions in ``area`` that hold ``target``."""
+    def path(block, trail):
+        if block is target:
+            return trail
+        for child in getattr(block, "children", []) or []:
+            inner = trail | {child._id} if isinstance(child, gr.Accordion) and not child.open else trail
+            found = path(child, inner)
+            if found is not None:
+                return found
+        return None
+    return path(area, frozenset()) or set()
+
+
 def sub_tabs(topic_tab) -> list:
     for block in walk(topic_tab):
         if block is not topic_tab and isinstance(block, gr.Tabs):
@@ -125,15 +139,18 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
         if tab is None:
             problems.append(f"step {number}: no tab {params.get('tab')!r}")
             continue
-        area = tab  # without a sub-tab, the topic's first sub-tab is open: _visible_blocks follows it
+        # The page looks for controls in the open sub-tab only (shared/page.py, controlArea): without
+        # ``sub`` that is the topic's first sub-tab. Controls above a topic's sub-tabs cannot be linked.
+        parts = sub_tabs(tab)
+        area = parts[0] if parts else tab
         if "sub" in params:
-            parts = sub_tabs(tab)
             match = [t for t in parts if slug(t.label) == slug(params["sub"])]
             if not match:
                 problems.append(f"step {number}: no sub-tab {params['sub']!r} in {[slug(t.label) for t in parts]}")
                 continue
             area = match[0]
         found, buttons = controls(area)
+        opened = set()  # closed accordions the page opens because the link sets a control inside them
         for key, value in params.items():
             if key in RESERVED_PARAMETERS:
                 continue
@@ -142,8 +159,15 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
                 problems.append(f"step {number}: no control {key!r}; there are {sorted(found)}")
             elif (problem := check_value(key, control, value)) is not None:
                 problems.append(f"step {number}: {problem}")
-        if "run" in params and slug(params["run"]) not in buttons:
-            problems.append(f"step {number}: no button {params['run']!r}; there are {sorted(buttons)}")
+            else:
+                opened |= closed_accordions(area, control)
+        if "run" in params:
+            button = buttons.get(slug(params["run"]))
+            if button is None:
+                problems.append(f"step {number}: no button {params['run']!r}; there are {sorted(buttons)}")
+            elif closed_accordions(area, button) - opened:  # the page presses only a button it can see
+                problems.append(f"step {number}: the button {params['run']!r} is in a closed accordion; "
+                                "set a control inside it to open it")
     assert not problems, "\n".join(problems)
 
 
