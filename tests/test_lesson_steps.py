@@ -67,6 +67,20 @@ def _visible_blocks(block):
         yield from _visible_blocks(child)
 
 
+def in_closed_accordion(area, target) -> bool:
+    """Whether ``target`` sits in an accordion that starts closed: Gradio draws its content only once it is
+    opened, so a link can neither set a control nor press a button there."""
+    def inside(block, closed):
+        if block is target:
+            return closed
+        for child in getattr(block, "children", []) or []:
+            found = inside(child, closed or (isinstance(child, gr.Accordion) and not child.open))
+            if found is not None:
+                return found
+        return None
+    return bool(inside(area, False))
+
+
 def sub_tabs(topic_tab) -> list:
     for block in walk(topic_tab):
         if block is not topic_tab and isinstance(block, gr.Tabs):
@@ -125,9 +139,11 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
         if tab is None:
             problems.append(f"step {number}: no tab {params.get('tab')!r}")
             continue
-        area = tab  # without a sub-tab, the topic's first sub-tab is open: _visible_blocks follows it
+        # The page looks for controls in the open sub-tab only (shared/page.py, controlArea): without
+        # ``sub`` that is the topic's first sub-tab. Controls above a topic's sub-tabs cannot be linked.
+        parts = sub_tabs(tab)
+        area = parts[0] if parts else tab
         if "sub" in params:
-            parts = sub_tabs(tab)
             match = [t for t in parts if slug(t.label) == slug(params["sub"])]
             if not match:
                 problems.append(f"step {number}: no sub-tab {params['sub']!r} in {[slug(t.label) for t in parts]}")
@@ -142,8 +158,15 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
                 problems.append(f"step {number}: no control {key!r}; there are {sorted(found)}")
             elif (problem := check_value(key, control, value)) is not None:
                 problems.append(f"step {number}: {problem}")
-        if "run" in params and slug(params["run"]) not in buttons:
-            problems.append(f"step {number}: no button {params['run']!r}; there are {sorted(buttons)}")
+            elif in_closed_accordion(area, control):
+                problems.append(f"step {number}: {key!r} is in a closed accordion, which the page has not drawn yet")
+        if "run" in params:
+            button = buttons.get(slug(params["run"]))
+            if button is None:
+                problems.append(f"step {number}: no button {params['run']!r}; there are {sorted(buttons)}")
+            elif in_closed_accordion(area, button):
+                problems.append(f"step {number}: the button {params['run']!r} is in a closed accordion, "
+                                "which the page has not drawn yet")
     assert not problems, "\n".join(problems)
 
 
