@@ -198,7 +198,8 @@ JS = r"""
   }
   function controls(area) {
     const found = new Map();
-    for (const block of area.querySelectorAll(".block")) {  // closed accordions included (opened when set)
+    // A closed accordion's controls are not in the page until it is opened (Gradio 6), so a link cannot reach them.
+    for (const block of area.querySelectorAll(".block")) {
       if (block.querySelector(".block") || block.closest(".hidden, [hidden]")) continue;
       const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"]');
       if (!input || input.disabled) continue;
@@ -221,7 +222,7 @@ JS = r"""
     return text ? text.value : null;
   }
   function fire(el, ...types) { for (const t of types) el.dispatchEvent(new Event(t, { bubbles: true })); }
-  function openAccordions(block) {  // a control inside a closed accordion: open it, so the learner sees the change
+  function openAccordions(block) {  // an accordion the learner closed after it was drawn: open it to show the change
     for (let el = block.parentElement; el && el !== document.body; el = el.parentElement) {
       const toggle = el.querySelector(":scope > button.label-wrap");
       if (toggle && !toggle.classList.contains("open")) toggle.click();
