@@ -382,7 +382,7 @@ def _step_outputs(frames: list[StepFrame]):
         return [], gr.Slider(visible=False), None, None, []
     last = len(frames)
     strip = [(upscale(f.predicted, FILMSTRIP_SIDE_PX), f"{f.step}") for f in frames]
-    slider = gr.Slider(minimum=1, maximum=last, value=last, step=1, visible=last > 1)
+    slider = gr.Slider(minimum=1, maximum=max(2, last), value=last, step=1, visible=last > 1)  # Gradio needs max > min
     return frames, slider, upscale(frames[-1].noisy), upscale(frames[-1].predicted), strip
 
 

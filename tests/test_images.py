@@ -242,3 +242,15 @@ def test_the_emoji_data_split_is_deterministic_and_disjoint():
                         "smiling cat face with open mouth, smileys & emotion"]
     with pytest.raises(ValueError, match="fraction"):
         held_out_split(10, fraction=1.0)
+
+
+def test_a_step_view_of_one_step_hides_its_slider_instead_of_erring():
+    """Gradio refuses a slider whose maximum equals its minimum ("Slider minimum must be less than maximum")."""
+    import numpy as np
+
+    from apps import images
+
+    frame = images.StepFrame(step=1, timestep=999.0, noisy=np.zeros((8, 8, 3), np.uint8),
+                             predicted=np.zeros((8, 8, 3), np.uint8))
+    _frames, slider, *_ = images._step_outputs([frame])
+    assert slider.visible is False and slider.maximum > slider.minimum
