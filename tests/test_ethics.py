@@ -284,3 +284,14 @@ def test_moving_the_threshold_judges_the_same_scores_again():
     assert set(strict["detector says"]) == {"machine"} and set(lenient["detector says"]) == {"human"}
     assert list(strict["perplexity"]) == list(table["perplexity"])
     assert (strict["right?"] == "yes").sum() == (table["written by"] == "machine").sum()
+
+
+def test_watermark_and_detector_views_show_split_characters_as_bytes_not_replacement_marks(embedded_lm,
+                                                                                           embedded_lm_inspect):
+    """A CJK character or an emoji spans several byte tokens; each piece reads <0xE6>-style, never U+FFFD."""
+    text = "Le café 日本語 🎨 est prêt."
+    found = watermark.detect(embedded_lm.tokenizer, text, WATERMARK)
+    assert found.tokens and not any("\ufffd" in t for t in found.tokens)
+    assert any("<0x" in t for t in found.tokens)
+    scored = detection.score_text(embedded_lm_inspect, text)
+    assert scored.tokens and not any("\ufffd" in t for t in scored.tokens)

@@ -32,6 +32,7 @@ from apps.language import generate_text, make_settings, show_token
 from shared import limits
 from shared.checks import as_float
 from shared.device import torch_threads
+from shared.tokens import read_tokens
 from shared.ui import LESSONS, friendly_errors
 
 RANK_BUCKETS = ((10, "top 10"), (100, "top 100"), (1000, "top 1000"), (None, "beyond"))
@@ -107,7 +108,7 @@ def score_text(bundle, text: str) -> TextScore:
     chosen = log_probs.gather(1, targets[:, None])[:, 0]  # (N,)
     ranks = 1 + (log_probs > chosen[:, None]).sum(dim=1)  # (N,) how many candidates the model preferred, plus one
     return TextScore(
-        tokens=[show_token(bundle.tokenizer.decode([i])) for i in ids[1:]],
+        tokens=[show_token(t) for t in read_tokens(bundle.tokenizer, ids)[1:]],  # split characters read <0xE6>
         log_probs=chosen.double().cpu().numpy(),
         ranks=ranks.cpu().numpy().astype(np.int64),
     )

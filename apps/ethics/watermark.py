@@ -40,6 +40,7 @@ from apps.language import (
 from shared import limits
 from shared.checks import as_float, as_int
 from shared.device import torch_threads
+from shared.tokens import read_tokens
 from shared.ui import friendly_errors
 
 HASHING_KEY = 15485863  # transformers' default (the millionth prime); a real deployment keeps its key secret
@@ -165,7 +166,7 @@ def detect(tokenizer, text: str, watermark: WatermarkSettings) -> Detection:
         out = detector(torch.tensor([ids]), z_threshold=limits.WATERMARK_Z_THRESHOLD, return_dict=True)
         green = [None] + green_mask(tokenizer, ids, watermark)
     return Detection(
-        tokens=[show_token(tokenizer.decode([i])) for i in ids],
+        tokens=[show_token(t) for t in read_tokens(tokenizer, ids)],  # a split character reads <0xE6>, not U+FFFD
         green=green,
         num_scored=int(out.num_tokens_scored[0]),
         num_green=int(out.num_green_tokens[0]),
