@@ -183,11 +183,13 @@ JS = r"""
   }
 
   // ---- controls, found by their label inside the open (sub-)tab ----
-  function controlArea() {
-    const panel = openPanel(document);
-    if (!panel) return null;
-    const inner = tabList(panel) ? openPanel(panel) : null;
-    return inner || panel;
+  function controlArea() {  // the open topic: its own controls and those of its open sub-tab
+    return openPanel(document);
+  }
+  function inClosedPart(block, area) {  // inside a sub-tab that is not the open one
+    for (let el = block.parentElement; el && el !== area; el = el.parentElement)
+      if (el.classList.contains("tabitem") && !visible(el)) return true;
+    return false;
   }
   function labelOf(block) {
     const info = block.querySelector('[data-testid="block-info"]');
@@ -200,7 +202,7 @@ JS = r"""
     const found = new Map();
     // A closed accordion's controls are not in the page until it is opened (Gradio 6), so a link cannot reach them.
     for (const block of area.querySelectorAll(".block")) {
-      if (block.querySelector(".block") || block.closest(".hidden, [hidden]")) continue;
+      if (block.querySelector(".block") || block.closest(".hidden, [hidden]") || inClosedPart(block, area)) continue;
       const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"]');
       if (!input || input.disabled) continue;
       const base = slug(labelOf(block));

@@ -38,10 +38,10 @@ def settable(block) -> bool:
     return isinstance(block, (gr.Slider, gr.Number, gr.Textbox, gr.Radio, gr.Checkbox)) and block.label
 
 
-def controls(area) -> tuple[dict, dict]:
-    """(label slug -> control, button slug -> button) the page finds in ``area``."""
+def controls(area, open_part=None) -> tuple[dict, dict]:
+    """(label slug -> control, button slug -> button) the page finds in ``area`` with ``open_part`` open."""
     found, buttons = {}, {}
-    for block in _visible_blocks(area):
+    for block in _visible_blocks(area, open_part):
         if isinstance(block, gr.Button):
             buttons.setdefault(slug(block.value), block)
         elif isinstance(block, gr.components.Component) and getattr(block, "label", None) and block.visible:
@@ -53,18 +53,19 @@ def controls(area) -> tuple[dict, dict]:
     return found, buttons
 
 
-def _visible_blocks(block):
-    """Blocks shown when ``block`` is open: a nested gr.Tabs contributes only its first tab."""
+def _visible_blocks(block, open_part=None):
+    """Blocks shown when ``block`` is open, in page order: a gr.Tabs contributes only its open tab
+    (``open_part`` for the topic's own sub-tabs, else the first)."""
     for child in getattr(block, "children", []) or []:
         if isinstance(child, gr.Tabs):
             tabs = [t for t in child.children if isinstance(t, gr.Tab)]
             if tabs:
-                yield from _visible_blocks(tabs[0])
+                yield from _visible_blocks(open_part if open_part in tabs else tabs[0])
             continue
         if getattr(child, "visible", True) is False:
             continue
         yield child
-        yield from _visible_blocks(child)
+        yield from _visible_blocks(child, open_part)
 
 
 def in_closed_accordion(area, target) -> bool:
@@ -139,17 +140,17 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
         if tab is None:
             problems.append(f"step {number}: no tab {params.get('tab')!r}")
             continue
-        # The page looks for controls in the open sub-tab only (shared/page.py, controlArea): without
-        # ``sub`` that is the topic's first sub-tab. Controls above a topic's sub-tabs cannot be linked.
+        # The page looks for controls in the open topic: its own and its open sub-tab's (shared/page.py,
+        # controlArea); without ``sub`` the topic's first sub-tab is open.
         parts = sub_tabs(tab)
-        area = parts[0] if parts else tab
+        area, open_part = tab, (parts[0] if parts else None)
         if "sub" in params:
             match = [t for t in parts if slug(t.label) == slug(params["sub"])]
             if not match:
                 problems.append(f"step {number}: no sub-tab {params['sub']!r} in {[slug(t.label) for t in parts]}")
                 continue
-            area = match[0]
-        found, buttons = controls(area)
+            open_part = match[0]
+        found, buttons = controls(area, open_part)
         for key, value in params.items():
             if key in RESERVED_PARAMETERS:
                 continue
