@@ -384,7 +384,9 @@ JS = r"""
   }
   function runButton(name) {  // a lesson step's "run": the button with that label in the open (sub-)tab
     const area = controlArea();
-    const button = area ? [...area.querySelectorAll("button")].find((b) => visible(b) && slug(b.textContent) === slug(name)) : null;
+    const button = area ? [...area.querySelectorAll("button")]
+      .find((b) => visible(b) && !b.closest('[role="tablist"], .tab-wrapper, .tab-container') && !inClosedPart(b, area)
+                   && slug(b.textContent) === slug(name)) : null;
     if (button) button.click();
     else notice(`This tab has no button called "${cut(name)}".`);
   }
