@@ -26,6 +26,7 @@ bench: install-dev
 	$(PY) bench/multimodal.py
 	$(PY) bench/build_your_own.py
 	$(PY) bench/abuse.py
+	$(PY) bench/page_open.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
