@@ -11,6 +11,7 @@ import copy
 import functools
 import html
 import inspect
+import logging
 import os
 import re
 from pathlib import Path
@@ -23,6 +24,7 @@ from shared import files, limits, page
 from shared.loader import Bundle, load
 
 ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger(__name__)
 LESSONS = ROOT / "lessons"
 
 # Inline $...$ and display $$...$$, as the lessons write them.
@@ -111,10 +113,16 @@ def on_page_load(fn, inputs, outputs) -> None:
     Every learner opens the page to the same first view, so it is made at build time and becomes the
     ``outputs``' initial values: opening the page runs no event (a class of thirty opening it at once queues
     nothing). ``gr.State`` outputs are left as they are (a session's state is its own); an output that
-    ``fn`` answers with an update (``gr.Slider(visible=False)``) takes that update's properties.
+    ``fn`` answers with an update (``gr.Slider(visible=False)``) takes that update's properties. If ``fn``
+    fails (a model or data file missing on this machine), the view starts empty and the app still starts: the
+    error is logged, and the learner's first action shows it as a sentence.
     """
-    with _outside_the_layout():  # an update it returns (gr.Dropdown(...)) must not land on the page
-        values = fn(*(_initial_value(c) for c in inputs or []))
+    try:
+        with _outside_the_layout():  # an update it returns (gr.Dropdown(...)) must not land on the page
+            values = fn(*(_initial_value(c) for c in inputs or []))
+    except Exception:  # start-up must not depend on one demo's first view
+        logger.exception("The first view of %s could not be made; it starts empty.", getattr(fn, "__name__", fn))
+        return
     if isinstance(outputs, gr.components.Component):
         outputs, values = [outputs], [values]
     elif len(outputs) == 1:

@@ -38,3 +38,32 @@ def test_first_views_are_filled_at_build_time(config):
     """Topic 1's data and topic 2's diffusion process are drawn once, at start-up (no event on page open)."""
     plots = [c for c in config["components"] if c["type"] in ("plot", "image") and c["props"].get("value")]
     assert len(plots) >= 3
+
+
+def test_a_first_view_that_fails_starts_empty_and_the_app_still_builds(caplog):
+    import gradio as gr
+
+    from shared.ui import on_page_load
+
+    def broken(x):
+        raise ValueError("the model file is missing")
+
+    with gr.Blocks():
+        box = gr.Number(value=3)
+        out = gr.Markdown("before")
+        on_page_load(broken, [box], [out])
+    assert out.value == "before"
+    assert "could not be made" in caplog.text
+
+
+def test_a_first_view_fills_values_and_updates():
+    import gradio as gr
+
+    from shared.ui import on_page_load
+
+    with gr.Blocks():
+        box = gr.Number(value=3)
+        text = gr.Markdown()
+        slider = gr.Slider(1, 5, value=1)
+        on_page_load(lambda x: (f"**{x:g}**", gr.Slider(visible=False)), [box], [text, slider])
+    assert text.value == "**3**" and slider.visible is False
