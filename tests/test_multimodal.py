@@ -380,3 +380,20 @@ def test_the_speech_audio_is_int16_and_the_wav_reader_ignores_a_pipes_wrong_leng
     data[40:44] = (0x7FFFFFFF).to_bytes(4, "little")  # what a writer that cannot seek leaves in the header
     rate, samples = hub.wav_to_int16(bytes(data))
     assert rate == 16000 and samples.dtype == np.int16 and samples.tolist() == list(range(100))
+
+
+def test_an_unavailable_step_is_warned_once_per_session(monkeypatch):
+    """The step's panel says "unavailable" on every run; the toast, which covers the tab bar, comes once per session."""
+    import types
+
+    import apps.multimodal as mm
+
+    result = types.SimpleNamespace(notes={"speech": "unavailable: espeak-ng is not installed"}, warnings=[])
+    monkeypatch.setattr(mm.mmchain, "run_chain_steps", lambda prompt, seed, progress=None: iter([result]))
+    monkeypatch.setattr(mm, "_chain_outputs", lambda r, done: done)
+    warned = []
+    monkeypatch.setattr(mm, "warn", warned.append)
+    alice, bob = types.SimpleNamespace(session_hash="alice"), types.SimpleNamespace(session_hash="bob")
+    for request in (alice, alice, bob):
+        assert list(mm.chain_ui("a red apple", 0, request=request)) == [False, True]
+    assert warned == ["Speech: unavailable: espeak-ng is not installed"] * 2  # alice once, bob once

@@ -32,6 +32,7 @@ from shared.catalog import EMBEDDED_EMBEDDER, models_for
 from shared.catalog import get as catalog_get
 from shared.checks import as_int
 from shared.loader import WEIGHTS_DIR, ModelUnavailable, load
+from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 CLIP_CONCURRENCY = "multimodal_clip"
@@ -196,20 +197,25 @@ def _chain_outputs(r: mmchain.ChainResult, done: bool):
     )
 
 
+# The (session, step) pairs already warned that a step is unavailable: its panel says so on every run, the toast
+# (which covers the tab bar) once per session.
+UNAVAILABLE_WARNED = LRUCache(limits.STATE_SESSIONS_MAX * 8)
+
+
 @friendly_errors
-def chain_ui(prompt, seed, progress=gr.Progress()):
+def chain_ui(prompt, seed, request: gr.Request | None = None, progress=gr.Progress()):
     """Run the chain, showing each modality as soon as it exists."""
     prompt = mmclip.validate_query(prompt, "a prompt")
     seed = as_int("Seed", seed, 0, limits.SEED_MAX)
     report = lambda f, m: progress(f, desc=m)
     result = None
-    warned = set()
+    session = getattr(request, "session_hash", None) or object()  # without a session (Python): every run warns
     for result in mmchain.run_chain_steps(prompt, seed, progress=report):
         for step, note in result.notes.items():
             if note.startswith("unavailable") or "unavailable (" in note:
-                if step not in warned:
+                if UNAVAILABLE_WARNED.get((session, step)) is None:
                     warn(f"{step.capitalize()}: {note}")
-                    warned.add(step)
+                    UNAVAILABLE_WARNED.put((session, step), True)
         yield _chain_outputs(result, done=False)
     for message in result.warnings:
         warn(message)
