@@ -567,9 +567,11 @@ def _explorer_figure(tokens: list[str], p_model: np.ndarray, p_sampled: np.ndarr
     ax.barh(y + 0.2, p_model, height=0.4, color="#b0b7c3", label="p (model, temperature 1)")
     ax.barh(y - 0.2, p_sampled, height=0.4, color="#e4572e", label="p (sampled from, your settings)")
     ax.set_yticks(y, tokens)
-    ax.set_xlabel("probability")
+    ax.tick_params(labelsize=12)  # readable on a projector, where the figure is drawn about 500 px wide
+    ax.set_xlabel("probability", fontsize=12)
+    ax.set_title(f"Top-{len(tokens)} next tokens", fontsize=13)  # in the figure: Gradio's label covered the first bar
     ax.set_xlim(0, max(1e-3, float(max(p_model.max(), p_sampled.max()))) * 1.08)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=10)
     return fig
 
 
@@ -777,7 +779,7 @@ def _look_inside(prompt, mode, model, sampling, api_prefix: str | None, bundle_f
                     "distribution live. Grey: the model's own probabilities. Orange: what your settings leave.")
         explore = gr.Button("Show next-token probabilities")
         explorer_key = gr.State(None)
-        explorer_plot = gr.Plot(label="Top-20 next tokens", format="png")
+        explorer_plot = gr.Plot(label="Top-20 next tokens", show_label=False, format="png")
         explorer_stats = gr.Markdown()
 
     with gr.Accordion("Attention", open=True):
