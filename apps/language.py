@@ -409,7 +409,7 @@ def check_context(bundle: Bundle, n_tokens: int) -> None:
 def entropy_bits(p: np.ndarray) -> float:
     """Shannon entropy of a distribution, in bits."""
     nz = p[p > 0].astype(np.float64)
-    return float(-(nz * np.log2(nz)).sum())
+    return max(0.0, float(-(nz * np.log2(nz)).sum()))  # one certain token: 0, not "-0.00"
 
 
 @torch.inference_mode()

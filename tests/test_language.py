@@ -266,3 +266,12 @@ def test_a_stopped_generation_leaves_no_thread_running(embedded_lm):
     while process.num_threads() > os_threads_before and time.monotonic() < deadline:
         time.sleep(0.5)
     assert process.num_threads() <= os_threads_before
+
+
+def test_entropy_of_a_certain_token_is_zero_not_minus_zero():
+    import numpy as np
+
+    from apps.language import entropy_bits
+
+    assert f"{entropy_bits(np.array([1.0, 0.0, 0.0])):.2f}" == "0.00"
+    assert entropy_bits(np.array([0.5, 0.5])) == 1.0
