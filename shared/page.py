@@ -333,8 +333,10 @@ JS = r"""
     if (target.closest('button[role="tab"]')) setTimeout(writeUrl, 0);
   }, true);
   let typing = null;
+  let learnerEdited = false;  // the learner typed or moved something (our own events are not "trusted")
   const onEdit = (event) => {
     const target = event.target;
+    if (event.isTrusted) learnerEdited = true;
     clearTimeout(typing);
     typing = setTimeout(() => noteControl(target), 300);
   };
@@ -364,8 +366,8 @@ JS = r"""
     for (const [k, v] of params) {
       if (RESERVED.has(k)) continue;
       const block = found.get(slug(k));
-      if (again) {  // only where the value did not hold, and the learner has not changed it since
-        if (new URLSearchParams(location.search).get(k) !== v) continue;
+      if (again) {  // only where the value did not hold, and never after the learner changed something
+        if (learnerEdited || new URLSearchParams(location.search).get(k) !== v) continue;
         const now = block ? readControl(block) : null;
         if (block && now !== null && now !== v && Number(now) !== Number(v)) setControl(k, block, v);
         continue;
@@ -393,6 +395,7 @@ JS = r"""
   // Open what ``params`` name: tab, sub-tab, controls; then, for a lesson step, press its button.
   function restore(params, step = false) {
     restoring = true;
+    learnerEdited = false;
     if (params.get("present") === "1") setPresent(true);
     const tab = (params.get("tab") || "").trim();
     const list = tabList(document);
@@ -405,9 +408,15 @@ JS = r"""
     if (step) showDemo();
     const sub = params.get("sub");
     let done = false;
+    // The linked tab is still the open one: a learner who moved on keeps the tab they moved to as it was.
+    const stillThere = () => !tab || !(tab in TABS) || topSlug() === tab;
     const afterSub = () => { if (!done) { done = true; whenSettled(() => {
+      if (!stillThere()) { restoring = false; writeUrl(); return; }
       const skipped = applyControls(params);
-      setTimeout(() => applyControls(params, true), 1500);  // once more where a control was still starting
+      const area = controlArea();
+      setTimeout(() => {  // once more where a control was still starting, unless the learner moved on
+        if (stillThere() && controlArea() === area) applyControls(params, true);
+      }, 1500);
       if (skipped.length) {  // the address bar keeps only what was applied
         const kept = new URLSearchParams(location.search);
         for (const k of skipped) kept.delete(k);

@@ -196,3 +196,17 @@ def test_a_language_example_generates_with_its_settings(app_url, make_page):
     output = page.locator("#language-output textarea")
     expect(output).not_to_have_value("", timeout=180_000)
     expect(page.get_by_text(re.compile(r"\d+ tokens in [\d.]+ s"))).to_be_visible(timeout=180_000)
+
+
+def test_a_link_never_changes_a_tab_the_learner_moved_to(app_url, make_page):
+    """Leaving the linked tab at once: the link's settings stay on their tab and do not land on the new one."""
+    page = make_page()
+    open_app(page, f"{app_url}?tab=language&prompt=Once%20upon%20a%20time")
+    selected_tab(page, "4 · Language")
+    page.get_by_role("tab", name="5 · Images", exact=True).click()
+    page.wait_for_timeout(4000)  # the link's second pass (for slow controls) would have run by now
+    shown = page.evaluate("""() => [...document.querySelectorAll('textarea, input[type=text]')]
+                                    .filter((e) => e.offsetParent).map((e) => e.value)""")
+    assert "smiling cat face" in shown and "Once upon a time" not in shown
+    expect(page).to_have_url(re.compile(r"tab=images"))
+    assert "prompt" not in query(page)
