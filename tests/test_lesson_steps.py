@@ -34,10 +34,6 @@ def walk(block):
         yield from walk(child)
 
 
-def settable(block) -> bool:
-    return isinstance(block, (gr.Slider, gr.Number, gr.Textbox, gr.Radio, gr.Checkbox)) and block.label
-
-
 def controls(area, open_part=None) -> tuple[dict, dict]:
     """(label slug -> control, button slug -> button) the page finds in ``area`` with ``open_part`` open."""
     found, buttons = {}, {}
