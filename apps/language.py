@@ -18,7 +18,7 @@ import math
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 import gradio as gr
@@ -34,6 +34,7 @@ from shared.decoding import StepSummary, start_decoding
 from shared.device import torch_threads
 from shared.loader import Bundle
 from shared.lru import LRUCache
+from shared.sampling import SamplingSettings, Step, show_token
 from shared.stopping import StopFlags
 from shared.tokens import read_candidates, read_text, read_tokens
 from shared.ui import escape_markdown, friendly_errors, load_model, warn
@@ -71,36 +72,6 @@ EXAMPLES = [
     ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.0, 24, 0],
     ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.8, 24, 0],
 ]
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    """How the next token is chosen. ``temperature == 0`` is greedy; ``top_k == 0`` and ``top_p == 1`` are off."""
-
-    temperature: float = 0.7
-    top_k: int = 50
-    top_p: float = 0.95
-    repetition_penalty: float = 1.0
-    max_new_tokens: int = limits.DEFAULT_MAX_NEW_TOKENS
-    seed: int = 0
-
-
-@dataclass
-class Step:
-    """One generated token and the distribution it was sampled from.
-
-    ``p_model`` is the model's own probability (softmax of the logits at temperature 1);
-    ``p_sampled`` the probability under the reshaped distribution the token was drawn from.
-    ``top`` lists the step's top candidates by model probability as ``(token, p_model, p_sampled)``,
-    ``top_ids`` their token ids.
-    """
-
-    token_id: int
-    token: str
-    p_model: float
-    p_sampled: float
-    top: list[tuple[str, float, float]]
-    top_ids: list[int] = field(default_factory=list)
 
 
 def validate_prompt(prompt: str | None) -> str:
@@ -220,13 +191,6 @@ def sampling_distribution(
         probs[0, scores[0].argmax()] = 1.0
         return probs
     return torch.softmax(scores, dim=-1)
-
-
-def show_token(text: str) -> str:
-    """A token as a learner can read it: a leading space as '␣', a newline as '↵'."""
-    if text.startswith(" "):
-        text = "␣" + text[1:]
-    return text.replace("\n", "↵")
 
 
 def stop_token_ids(bundle: Bundle) -> set[int]:
