@@ -248,3 +248,17 @@ def test_the_melody_model_folder_has_safetensors_vocab_and_a_card():
     assert (folder / "model.safetensors").stat().st_size < 8_000_000
     ev.check_vocabulary(folder)
     assert dataclasses.is_dataclass(Melody)
+
+
+def test_the_summary_reports_the_whole_wait_and_the_pictures_are_readable(melody_model):
+    from apps import music
+
+    d = music.DEFAULTS
+    out = music.melody_ui(d["style"], d["key"], d["mode"], d["time_signature"], 4, 1.0, 0, 3, "", 110, False,
+                          progress=None)
+    melody, roll, summary, candidates = out[0], out[2], out[5], out[7]
+    ready = float(summary.split("ready after ")[1].split(" s")[0])
+    assert ready >= round(melody.seconds, 1)  # the wait includes the model's time and the drawing
+    assert f"({melody.seconds:.1f} s writing the notes" in summary
+    for picture in (roll, candidates):  # readable on a projector: a figure, not a strip
+        assert picture.mode == "RGB" and picture.height >= 350 and picture.width / picture.height < 2.6

@@ -15,6 +15,7 @@ Public functions for other topics: :func:`generate_melody`, :func:`render_audio`
 from __future__ import annotations
 
 import math
+import time
 
 import gradio as gr
 
@@ -73,11 +74,13 @@ MUSICGEN_OFFLINE = ("MusicGen could not be loaded: {error} It comes from the Hug
 
 
 # --- callbacks ------------------------------------------------------------------------------------------
-def _summary(melody: Melody, tempo_bpm: int) -> str:
+def _summary(melody: Melody, tempo_bpm: int, ready_s: float) -> str:
+    """``ready_s``: seconds from the start of the request until its results were ready (the wait, not only the model)."""
     share = melody.in_key_share()
     generated = len(melody.notes) - melody.opening_notes
-    lines = [f"**{generated} notes generated** ({melody.opening_notes} from your opening) in "
-             f"{melody.seconds:.2f} s; {melody.duration_s(tempo_bpm):.1f} s of music at {tempo_bpm} beats per minute.",
+    lines = [f"**{generated} notes generated** ({melody.opening_notes} from your opening), ready after {ready_s:.1f} s "
+             f"({melody.seconds:.1f} s writing the notes, the rest synthesising the sound and drawing); "
+             f"{melody.duration_s(tempo_bpm):.1f} s of music at {tempo_bpm} beats per minute.",
              f"In the key: {share:.0%} of the generated pitched notes belong to {melody.key} {melody.mode}'s scale "
              "(random pitches: about 58%)." if not math.isnan(share) else ""]
     lines += [f"Note: {n}" for n in melody.notices]
@@ -89,7 +92,8 @@ def _candidates_figure(melody: Melody, index: int):
     from matplotlib.figure import Figure
 
     step = melody.steps[index]
-    fig = Figure(figsize=(9, 3.2), dpi=100)
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    fig.subplots_adjust(left=0.1, right=0.98, wspace=0.42, top=0.9, bottom=0.22)  # fixed: tight_layout draws twice
     for k, (title, cands) in enumerate((("next pitch (or rest)", step.pitch_candidates),
                                         ("its duration", step.duration_candidates))):
         ax = fig.add_subplot(1, 2, k + 1)
@@ -99,12 +103,11 @@ def _candidates_figure(melody: Melody, index: int):
                 label="model (temperature 1)")
         ax.barh([i - 0.2 for i in y], [c.p_sampled for c in cands][::-1], height=0.4, color="#3b6fd8",
                 label="sampled from (after rules, temperature, top-k)")
-        ax.set_yticks(list(y), labels, fontsize=8)
+        ax.set_yticks(list(y), labels, fontsize=11)
+        ax.tick_params(axis="x", labelsize=10)
         ax.set_xlim(0, 1)
-        ax.set_title(title, fontsize=9)
-        if k == 0:
-            ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+        ax.set_title(title, fontsize=12)
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=10, frameon=False)
     return fig
 
 
@@ -131,6 +134,7 @@ def _reporter(progress):
 @friendly_errors
 def melody_ui(style, key, mode, time_signature, bars, temperature, top_k, seed, opening, tempo_bpm, chords,
               progress=gr.Progress()):
+    start = time.perf_counter()
     tempo_bpm = as_int("Tempo", tempo_bpm, limits.MELODY_TEMPO_MIN, limits.MELODY_TEMPO_MAX)
     try:
         melody = generate_melody(style, key, mode, time_signature, bars, temperature, top_k, seed, opening,
@@ -147,7 +151,8 @@ def melody_ui(style, key, mode, time_signature, bars, temperature, top_k, seed, 
                        label=f"Step: generated note (1-{last})")
     inside = (figure_image(_candidates_figure(melody, 0)), _step_text(melody, 0)) if n_steps else (None, "No notes were generated.")
     roll = figure_image(piano_roll(melody, melody.steps[0].note_index if n_steps else None))
-    return (melody, audio, roll, melody.abc, midi, _summary(melody, tempo_bpm), slider, *inside)
+    summary = _summary(melody, tempo_bpm, time.perf_counter() - start)
+    return (melody, audio, roll, melody.abc, midi, summary, slider, *inside)
 
 
 def step_ui(melody: Melody | None, step):
@@ -211,12 +216,9 @@ def _build_melody() -> None:
                         elem_classes="cm-header")
         with gr.Column(scale=2):
             audio = gr.Audio(label="Listen", type="numpy", interactive=False, elem_id="music-audio")
-            roll = gr.Image(label="Piano roll", type="pil", format="png", interactive=False, elem_id="music-roll")
             summary = gr.Markdown(elem_classes="cm-header", elem_id="music-summary")
-            with gr.Row():
-                abc = gr.Textbox(label="ABC notation", lines=6, interactive=False, buttons=["copy"], elem_id="music-abc",
-                                 scale=3)
-                midi = gr.File(label="MIDI file", interactive=False, elem_id="music-midi", scale=1, min_width=160)
+            abc = gr.Textbox(label="ABC notation", lines=6, interactive=False, buttons=["copy"], elem_id="music-abc")
+            midi = gr.File(label="MIDI file", interactive=False, elem_id="music-midi")
     gr.Markdown("**Examples** (same seed; one control changed between the first three):")
     controls = [style, key, mode, time_signature, bars, temperature, top_k, seed, opening, tempo, chords]
     example_buttons = []
@@ -224,9 +226,13 @@ def _build_melody() -> None:
         for label in EXAMPLE_LABELS:
             example_buttons.append(gr.Button(label, size="sm"))
     with gr.Accordion("Look inside: what the model weighed at each note", open=True):
+        # Full width, to be read from the back of a room; the figure carries its own title (a floating label
+        # would cover it)
+        roll = gr.Image(label="Piano roll", show_label=False, type="pil", format="png", interactive=False,
+                        elem_id="music-roll")
         step = gr.Slider(1, 2, value=1, step=1, label="Step: generated note", interactive=False, elem_id="music-step")
         step_info = gr.Markdown(elem_id="music-step-info")
-        candidates = gr.Image(label="Top candidates", type="pil", format="png", interactive=False,
+        candidates = gr.Image(label="Top candidates", show_label=False, type="pil", format="png", interactive=False,
                               elem_id="music-candidates")
     melody_state = gr.State(None)
 

@@ -537,7 +537,8 @@ def piano_roll(melody: Melody, highlight: int | None = None):
     generated notes blue, bar lines dotted, note ``highlight`` (an index into ``notes``) orange."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 3.4), dpi=100)
+    fig = Figure(figsize=(9, 4.2), dpi=100)
+    fig.subplots_adjust(left=0.07, right=0.99, top=0.85, bottom=0.13)  # fixed margins: tight_layout draws twice
     ax = fig.add_subplot()
     t = 0.0
     pitches = [n.pitch for n in melody.notes if n.pitch is not None] or [60]
@@ -547,7 +548,7 @@ def piano_roll(melody: Melody, highlight: int | None = None):
         if n.bar not in bar_seen:
             bar_seen.add(n.bar)
             ax.axvline(t, color="#999", lw=0.6, ls=":")
-            ax.text(t + 0.05, max(pitches) + 1.6, str(n.bar + 1), fontsize=7, color="#777")
+            ax.text(t + 0.05, max(pitches) + 1.6, str(n.bar + 1), fontsize=10, color="#6b7280")
         if n.pitch is not None:
             colour = "#ff8c00" if i == highlight else ("#9aa0a6" if i < melody.opening_notes else "#3b6fd8")
             ax.add_patch(_rect((t, n.pitch - 0.4), beats * 0.95, 0.8, colour))
@@ -555,25 +556,23 @@ def piano_roll(melody: Melody, highlight: int | None = None):
     ax.set_xlim(0, max(t, 1))
     ax.set_ylim(min(pitches) - 2, max(pitches) + 3)
     ticks = [p for p in range(min(pitches) - 1, max(pitches) + 2) if p % 12 in (0, 4, 7)]
-    ax.set_yticks(ticks, [pitch_name(p, melody.tonic, melody.mode) for p in ticks], fontsize=8)
-    ax.set_xlabel("beats (quarter notes)")
-    ax.set_title(f"{melody.style} in {melody.key} {melody.mode}, {melody.time_signature}: "
+    ax.set_yticks(ticks, [pitch_name(p, melody.tonic, melody.mode) for p in ticks], fontsize=11)
+    ax.tick_params(axis="x", labelsize=11)
+    ax.set_xlabel("beats (quarter notes)", fontsize=11)
+    ax.set_title(f"{melody.style} in {melody.key} {melody.mode}, {melody.time_signature}\n"
                  "grey = your opening, blue = generated" + (", orange = selected step" if highlight is not None else ""),
-                 fontsize=9)
-    fig.tight_layout()
+                 fontsize=12)
     return fig
 
 
 def figure_image(fig):
-    """A matplotlib ``Figure`` as a PIL image (PNG-encoded, so ``gr.Image(format="png")`` shows exact pixels)."""
-    import io
-
+    """A matplotlib ``Figure`` as a PIL RGB image, rendered once by Agg (no PNG round trip: ``gr.Image`` encodes it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
 
 
 def _rect(xy, w, h, colour):
