@@ -1,0 +1,178 @@
+"""A class of thirty on one server: every learner opens the page, generates, explores, makes an image and a melody.
+
+    python bench/classroom.py [--learners 30] [--minutes 5] [--tokens 64] [--backend embedded|server|both]
+
+Starts ``python app.py`` on a free port (for ``server``: with ``CM_LM_SERVER_URL`` pointing at a vLLM CPU
+server that this script starts too, see ``tests/engine.py``). First one learner generates ``--tokens`` tokens
+alone (the baseline). Then ``--learners`` simulated learners (gradio_client over loopback, each in its own
+thread) start at random moments in the first half of ``--minutes`` and each, in turn: opens the page (the HTML
+and the app's config), generates ``--tokens`` tokens (topic 4), asks the next-token explorer (topic 4), makes
+one image (topic 5's defaults) and one melody (topic 6's defaults). Every request is bounded in time.
+
+Reports, per backend: errors and queue rejections per action; the median and 95th-percentile time to first
+token (from submitting to the first streamed text, queueing included); total tokens/s across learners while
+they generated, against one learner alone; the app's resident memory (RSS) after warm-up and at the end.
+Figures depend on the CPU, which is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psutil
+from gradio_client import Client
+
+from bench.server import free_port
+from shared.device import describe_cpu
+
+MODEL = "SmolLM2-135M-Instruct (embedded)"
+JOB_TIMEOUT_S = 600
+
+
+def start_app(env_extra: dict) -> tuple[psutil.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", **env_extra}
+    proc = psutil.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the app did not start within 10 minutes")
+
+
+def generate(client: Client, model: str, seed: int, tokens: int) -> tuple[float, float, int]:
+    """``(seconds to first token, seconds in all, tokens)`` of one streamed generation."""
+    t0 = time.perf_counter()
+    job = client.submit(f"Tell me a story about a lighthouse keeper, number {seed}.", "Chat", model,
+                        0.8, 50, 0.95, 1.1, tokens, seed, api_name="/language_generate")
+    ttft = None
+    while not job.done():
+        if ttft is None and job.outputs():
+            ttft = time.perf_counter() - t0
+        if time.perf_counter() - t0 > JOB_TIMEOUT_S:
+            job.cancel()
+            raise TimeoutError(f"no reply within {JOB_TIMEOUT_S} s")
+        time.sleep(0.02)
+    total = time.perf_counter() - t0
+    info = job.result()[1]
+    n = int(re.search(r"(\d+) tokens", info).group(1))
+    return (ttft if ttft is not None else total), total, n
+
+
+def learner(url: str, model: str, index: int, tokens: int, delay_s: float, record) -> None:
+    time.sleep(delay_s)
+    actions = [
+        ("open page", lambda c: urllib.request.urlopen(url, timeout=JOB_TIMEOUT_S).read()),
+        ("generate", lambda c: record("tokens", generate(c, model, index, tokens))),
+        ("explorer", lambda c: c.predict("The best thing about school is", "Raw continuation", model,
+                                          0.8, 50, 0.95, 1.0, api_name="/language_next_token")),
+        ("image", lambda c: c.predict(api_name="/images_generate")),
+        ("melody", lambda c: c.predict(opening="", api_name="/music_generate_melody")),
+    ]
+    try:
+        client = Client(url, verbose=False)
+    except Exception as e:  # noqa: BLE001 - a failed page open is a result to count
+        record("error", ("open page", f"{type(e).__name__}: {e}"))
+        return
+    for name, act in actions:
+        t0 = time.perf_counter()
+        try:
+            act(client)
+            record("ok", (name, time.perf_counter() - t0))
+        except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+            record("error", (name, f"{type(e).__name__}: {str(e)[:200]}"))
+
+
+def measure(label: str, env_extra: dict, model: str, learners: int, minutes: float, tokens: int) -> None:
+    proc, url = start_app(env_extra)
+    try:
+        warm = Client(url, verbose=False)
+        warm.predict("Hello", "Chat", model, 0.8, 50, 0.95, 1.1, 8, 0, api_name="/language_generate")
+        warm.predict(api_name="/images_generate")
+        warm.predict(opening="", api_name="/music_generate_melody")
+        alone = generate(warm, model, 999, tokens)
+        rss_start = proc.memory_info().rss
+        results: dict[str, list] = {"tokens": [], "ok": [], "error": []}
+        lock = threading.Lock()
+
+        def record(kind, value):
+            with lock:
+                results[kind].append((time.perf_counter(), value))
+
+        rng = random.Random(0)
+        threads = [threading.Thread(target=learner, args=(url, model, i, tokens, rng.uniform(0, 30 * minutes), record),
+                                    daemon=True) for i in range(learners)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=max(1.0, 60 * minutes + 2 * JOB_TIMEOUT_S - (time.perf_counter() - t0)))
+        wall = time.perf_counter() - t0
+        rss_end = proc.memory_info().rss
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+    gens = [v for _, v in results["tokens"]]
+    errors = Counter(name for _, (name, _) in results["error"])
+    rejected = sum("queue" in msg.lower() and "full" in msg.lower() for _, (_, msg) in results["error"])
+    done = Counter(name for _, (name, _) in results["ok"])
+    print(f"\n[{label}] {learners} learners over {wall:.0f} s; one learner alone: {alone[2]} tokens in "
+          f"{alone[1]:.1f} s = {alone[2] / alone[1]:.1f} tokens/s, first token after {alone[0]:.2f} s")
+    print("  completed: " + ", ".join(f"{k} {done[k]}/{learners}" for k in
+                                      ("open page", "generate", "explorer", "image", "melody")))
+    print(f"  errors: {sum(errors.values())} {dict(errors)}; queue rejections: {rejected}")
+    for _, (name, msg) in results["error"][:5]:
+        print(f"    {name}: {msg}")
+    if gens:
+        ttfts = sorted(g[0] for g in gens)
+        p95 = ttfts[min(len(ttfts) - 1, round(0.95 * (len(ttfts) - 1)))]
+        # total rate while generating: all tokens over the span from the first generation's start to the last's end
+        ends = [t for t, _ in results["tokens"]]
+        span = max(ends) - min(end - g[1] for end, g in zip(ends, gens, strict=True))
+        total_rate = sum(g[2] for g in gens) / span
+        print(f"  time to first token: median {statistics.median(ttfts):.2f} s, p95 {p95:.2f} s, max {ttfts[-1]:.2f} s")
+        print(f"  tokens/s in total while generating: {total_rate:.1f} = {total_rate / (alone[2] / alone[1]):.2f}x "
+              f"one learner alone")
+    print(f"  app RSS: {rss_start / 2**20:.0f} MiB after warm-up, {rss_end / 2**20:.0f} MiB at the end")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--learners", type=int, default=30)
+    ap.add_argument("--minutes", type=float, default=5)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--backend", choices=("embedded", "server", "both"), default="both")
+    a = ap.parse_args()
+    print(f"CPU: {describe_cpu()}")
+    if a.backend in ("embedded", "both"):
+        measure("embedded model", {}, MODEL, a.learners, a.minutes, a.tokens)
+    if a.backend in ("server", "both"):
+        from tests.engine import class_server
+
+        with class_server() as server:
+            measure(f"class server ({server.name})", server.env, server.model_choice, a.learners, a.minutes,
+                    a.tokens)
+
+
+if __name__ == "__main__":
+    main()
