@@ -36,8 +36,10 @@ STOP_ARMED_MAX = 1024  # Stop flags armed by a click whose work has not begun (s
 
 # Live training (shared/live.py; topics 1-3)
 LIVE_TICK_S = 0.15  # the page asks for a training tick this often while Play is on
-LIVE_TICK_BUDGET_S = 0.06  # training time per tick, so a tick (train + redraw) stays well under 0.2 s
-LIVE_MAX_STEPS_PER_TICK = 50
+LIVE_TICK_BUDGET_S = 0.06  # least training time per tick; more when redrawing takes longer (LiveRun.tick_budget_s)
+LIVE_TICK_BUDGET_MAX_S = 0.5  # most training time per tick: one learner's tick never holds a worker long
+LIVE_MAX_STEPS_PER_TICK = 400
+LIVE_RATE_TICKS = 20  # ticks (about 3 s of Play) over which the page's steps per second are measured
 LIVE_HISTORY_POINTS = 400  # metric points kept per run (older ones thinned, never unbounded)
 LIVE_MAX_RUNS = 48  # live runs kept server-wide per demo; the least recently used goes first
 LIVE_RUN_TTL_S = 30 * 60  # a run untouched this long is dropped

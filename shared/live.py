@@ -27,7 +27,7 @@ import math
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -88,17 +88,41 @@ class LiveRun:
     diverged: str | None = None  # a learner-readable message once a metric became NaN or infinite
     running: bool = False  # the learner pressed Play and not Pause since
     last_metrics: dict[str, float] = field(default_factory=dict)
+    # (time.monotonic(), steps) after each tick while playing: the real-time rate the learner sees, which
+    # counts redrawing and waiting for the next tick too, not only the seconds inside train_step
+    ticks: deque = field(default_factory=lambda: deque(maxlen=limits.LIVE_RATE_TICKS), repr=False)
+    render_s: float = 0.0  # how long the last redraw took
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def mark_tick(self, now: float | None = None) -> None:
+        """Record where training stands now, for :meth:`steps_per_s`."""
+        self.ticks.append((time.monotonic() if now is None else now, self.steps))
+
+    def tick_budget_s(self) -> float:
+        """Training time for the next tick: at least as long as the last redraw took (up to
+        ``limits.LIVE_TICK_BUDGET_MAX_S``), so that at least half of a learner's time at Play is training.
+        On a busy machine a redraw takes up to 0.7 s: with a fixed 60 ms the page trained 10% of the time."""
+        return min(max(limits.LIVE_TICK_BUDGET_S, self.render_s), limits.LIVE_TICK_BUDGET_MAX_S)
+
+    def steps_per_s(self) -> float | None:
+        """Training steps per second of real (wall-clock) time over the last ticks; ``None`` before two ticks."""
+        if len(self.ticks) < 2 or self.ticks[-1][0] <= self.ticks[0][0]:
+            return None
+        (t0, s0), (t1, s1) = self.ticks[0], self.ticks[-1]
+        return (s1 - s0) / (t1 - t0)
+
     def status(self) -> str:
-        """One line for the page: step count, latest metrics and whether it is paused, or the divergence message."""
+        """One line for the page: step count, latest metrics, real steps per second while playing, or whether
+        it is paused, or the divergence message."""
         if self.diverged:
             return f"⚠️ {self.diverged}"
         if not self.steps:
             return "Not trained yet: press **Play** (or **Step**)."
         shown = " · ".join(f"{k} {v:.4g}" for k, v in self.last_metrics.items())
-        rate = self.steps / self.train_s if self.train_s > 0 else 0.0
-        return f"Step **{self.steps:,}** · {shown} · {rate:,.0f} steps/s" + ("" if self.running else " · **paused**")
+        if not self.running:
+            return f"Step **{self.steps:,}** · {shown} · **paused**"
+        rate = self.steps_per_s()
+        return f"Step **{self.steps:,}** · {shown}" + (f" · {rate:,.0f} steps/s" if rate is not None else "")
 
 
 def one_thread():
@@ -289,19 +313,25 @@ def wire(
         run.running = run.running and not run.diverged
         # A tick still in flight when Pause is pressed must not switch the timer back on: it asks the run.
         with one_thread():
-            return (key, gr.Timer(active=run.running), run.status(), *render(run, *values))
+            start = time.perf_counter()
+            views = render(run, *values)
+            run.render_s = time.perf_counter() - start
+            return (key, gr.Timer(active=run.running), run.status(), *views)
 
     @friendly_errors
     def play(key, *values):
         key, run = get_or_create(key, values)
         run.running = True
+        run.ticks.clear()  # the rate counts from this Play on, not across a pause
+        run.mark_tick()
         return show(key, run, values)
 
     @friendly_errors
     def tick(key, *values):
         key, run = get_or_create(key, values)
         if run.running:
-            advance(run, steps_per_tick)
+            advance(run, steps_per_tick, budget_s=run.tick_budget_s())
+            run.mark_tick()
         return show(key, run, values)
 
     def pause(key):

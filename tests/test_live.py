@@ -36,6 +36,28 @@ def test_the_status_says_when_training_is_paused():
     assert run.status().endswith("**paused**") and "Step **5**" in run.status()
 
 
+def test_steps_per_second_count_real_time_between_ticks_not_only_training_time():
+    run = live.LiveRun(Counter(), running=True)
+    assert "steps/s" not in (live.advance(run, 5, budget_s=60) and run.status())  # no rate before two ticks
+    run.mark_tick(now=100.0)
+    live.advance(run, 30, budget_s=60)
+    run.mark_tick(now=102.0)  # 30 steps took 2 s of the learner's time, however little of it train_step used
+    assert run.steps_per_s() == 15.0 and "15 steps/s" in run.status()
+    run.running = False
+    assert "steps/s" not in run.status() and run.status().endswith("**paused**")
+
+
+def test_a_tick_trains_at_least_as_long_as_the_last_redraw_took_within_bounds():
+    from shared import limits
+
+    run = live.LiveRun(Counter())
+    assert run.tick_budget_s() == limits.LIVE_TICK_BUDGET_S
+    run.render_s = 0.3  # a slow redraw on a busy machine: train as long, so half the learner's time is training
+    assert run.tick_budget_s() == 0.3
+    run.render_s = 60.0
+    assert run.tick_budget_s() == limits.LIVE_TICK_BUDGET_MAX_S
+
+
 def test_a_spent_time_budget_still_runs_one_step():
     run = live.LiveRun(Counter())
     assert live.advance(run, 50, budget_s=0.0) == 1
