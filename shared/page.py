@@ -203,7 +203,7 @@ JS = r"""
     // A closed accordion's controls are not in the page until it is opened (Gradio 6), so a link cannot reach them.
     for (const block of area.querySelectorAll(".block")) {
       if (block.querySelector(".block") || block.closest(".hidden, [hidden]") || inClosedPart(block, area)) continue;
-      const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"]');
+      const input = block.querySelector('input[type="range"], input[type="number"], textarea, input[type="text"], input[type="checkbox"], input[type="radio"], input[role="combobox"]');
       if (!input || input.disabled) continue;
       const base = slug(labelOf(block));
       if (!base || RESERVED.has(base)) continue;
@@ -220,7 +220,7 @@ JS = r"""
     if (block.querySelector('input[type="radio"]')) return radio ? radio.value : null;
     const box = block.querySelector('input[type="checkbox"]');
     if (box) return box.checked ? "1" : "0";
-    const text = block.querySelector("textarea, input[type='text']");
+    const text = block.querySelector("textarea, input[type='text'], input[role='combobox']");
     return text ? text.value : null;
   }
   function fire(el, ...types) { for (const t of types) el.dispatchEvent(new Event(t, { bubbles: true })); }
@@ -260,12 +260,44 @@ JS = r"""
       if (box.checked !== want) box.click();
       return null;
     }
+    const combo = block.querySelector('input[role="combobox"]');
+    if (combo && !block.querySelector(".token")) { chooseOption(name, combo, value); return null; }  // not multiselect
     const text = block.querySelector("textarea, input[type='text']");
     if (text && text.getAttribute("role") !== "listbox" && !block.querySelector(".wrap-inner, ul.options")) {
       text.value = value; fire(text, "input", "change");
       return null;
     }
     return `"${cut(name)}" cannot be set from a link.`;
+  }
+
+  // A dropdown lists its options only while it has the focus (Gradio 6): focus it, wait for the list, press the
+  // option as a mouse would, and let Gradio take it before moving on. One dropdown at a time (the focus moves),
+  // so a wrong value is reported once the list has shown what there is.
+  const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  let choosing = Promise.resolve();
+  function chooseOption(name, input, value) {
+    choosing = choosing.then(async () => {
+      input.focus({ preventScroll: true });
+      const list = () => document.getElementById(input.getAttribute("aria-controls") || "");
+      let options = [];
+      for (let i = 0; i < 60 && !options.length; i++) {
+        await pause(50);
+        options = list() ? [...list().querySelectorAll('[role="option"]')] : [];
+      }
+      const label = (o) => o.getAttribute("aria-label") || o.textContent.trim();
+      const option = options.find((o) => label(o) === value) || options.find((o) => slug(label(o)) === slug(value));
+      if (option) {
+        option.dispatchEvent(new MouseEvent("mousedown", { bubbles: true }));
+        await pause(150);
+      }
+      input.blur();
+      if (!option) {
+        notice(`"${cut(name)}" has no option "${cut(value)}". That part of the link was skipped.`);
+        const kept = new URLSearchParams(location.search);
+        kept.delete(name);
+        history.replaceState(null, "", location.pathname + "?" + kept.toString() + location.hash);
+      }
+    });
   }
 
   // ---- the address bar ----
@@ -342,6 +374,21 @@ JS = r"""
   };
   document.addEventListener("input", onEdit, true);
   document.addEventListener("change", onEdit, true);
+  // A dropdown's choice fires neither on its input: note it when an option is pressed or Enter chooses one.
+  const comboOf = (option) => {
+    const list = option ? option.closest('[role="listbox"]') : null;
+    return list && list.id ? document.querySelector(`input[aria-controls="${CSS.escape(list.id)}"]`) : null;
+  };
+  document.addEventListener("mousedown", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const input = comboOf(target ? target.closest('[role="option"]') : null);
+    if (input) onEdit({ target: input, isTrusted: event.isTrusted });
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (event.key === "Enter" && target && target.matches('input[role="combobox"]'))
+      onEdit({ target, isTrusted: event.isTrusted });
+  }, true);
 
   // ---- opening a link ----
   function whenReady(test, then, tries = 200) {

@@ -100,6 +100,24 @@ def test_a_link_with_an_unknown_part_says_so_and_applies_the_rest(app_url, make_
     expect(notice).to_have_count(0)
 
 
+def test_a_link_chooses_a_dropdown_option_and_a_learners_choice_is_linked(app_url, make_page):
+    page = make_page()
+    open_app(page, f"{app_url}?tab=key_models&sub=gan&data=Two+moons&settings-to-try=Nothing+like+this")
+    selected_tab(page, "2 · Key models")
+    data = page.get_by_role("combobox", name="Data").filter(visible=True).first
+    expect(data).to_have_value("Two moons")
+    expect(page.locator("#cm-notice")).to_contain_text('"settings-to-try" has no option "Nothing like this".')
+    expect(page).not_to_have_url(re.compile(r"settings-to-try"))
+
+    page.wait_for_timeout(2500)  # the link's second pass (1.5 s after the first) is over: the learner takes over
+    data.click()  # the learner filters the list and chooses with Enter (the list moves while it opens)
+    data.fill("")
+    data.press_sequentially("Spir")
+    data.press("Enter")
+    expect(data).to_have_value("Spiral")
+    expect(page).to_have_url(re.compile(r"data=Spiral"))
+
+
 def test_presenter_mode_from_the_link_and_the_toggle(app_url, make_page):
     page = make_page(1280, 720, 1.5)
     open_app(page, f"{app_url}?tab=language&present=1")
