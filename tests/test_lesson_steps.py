@@ -112,6 +112,11 @@ def check_value(name, control, value) -> str | None:
         if value not in options and slug(value) not in {slug(v) for v in options}:
             return f"{name}: {value!r} is not one of {options}"
         return None
+    if isinstance(control, gr.Dropdown) and not control.multiselect:  # the page picks the option by its label
+        labels = [label for label, _ in control.choices]
+        if value not in labels and slug(value) not in {slug(x) for x in labels}:
+            return f"{name}: {value!r} is not one of {labels}"
+        return None
     if isinstance(control, gr.Checkbox):
         return None if value.lower() in {"1", "0", "true", "false", "yes", "no", "on", "off"} else f"{name}: {value!r}"
     if isinstance(control, gr.Textbox):
