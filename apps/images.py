@@ -476,15 +476,16 @@ def build() -> None:
         with gr.Tab("Generate", id="images-generate"):
             go = gr.Button("Generate", variant="primary", elem_classes="cm-main-action")
             gr.Examples(EXAMPLES, inputs=[prompt, seed], label="Prompts to try", example_labels=EXAMPLE_LABELS)
-            gallery = gr.Gallery(label="Images", columns=4, height=300, format="png", object_fit="contain", type="numpy",
-                                 elem_id="images-gallery")
+            # No floating label over the first picture: each picture's caption says what it is
+            gallery = gr.Gallery(label="Images", show_label=False, columns=4, height=210, format="png",
+                                 object_fit="contain", type="numpy", elem_id="images-gallery")
         with gr.Tab("Compare", id="images-compare"):
             with gr.Row():
                 mode = gr.Radio(list(COMPARE_MODES), value=COMPARE_MODES[0], label="Compare")
                 prompt_b = gr.Textbox(label="Second prompt", value="smiling dog face", max_lines=1)
             compare = gr.Button("Compare", variant="primary")
-            compare_gallery = gr.Gallery(label="Same seed, side by side", columns=3, height=300, format="png",
-                                         object_fit="contain")
+            compare_gallery = gr.Gallery(label="Same seed, side by side", show_label=False, columns=3, height=260,
+                                         format="png", object_fit="contain")
         with gr.Tab("Image to image", id="images-img2img"):
             with gr.Row():
                 upload = gr.Image(label="Start image", type="numpy", image_mode="RGB", format="png", height=256,
@@ -512,13 +513,17 @@ def build() -> None:
     with gr.Accordion("Step by step: the image emerging from noise", open=True):
         frames_state = gr.State([])
         step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
+        # Captions above the pictures, not floating labels over them
+        gr.Markdown("**Left:** the noisy latent at this step, decoded. **Right:** the model's prediction of the "
+                    "clean image from it. **Below:** that prediction at every step (image 1).")
         with gr.Row():
-            noisy_view = gr.Image(label="Noisy latent at this step (decoded)", format="png", height=256,
-                                  interactive=False)
-            predicted_view = gr.Image(label="The model's prediction of the clean image", format="png", height=256,
-                                      interactive=False)
-        filmstrip = gr.Gallery(label="Predicted clean image at every step (image 1)", columns=10, height=220,
-                               format="png", object_fit="contain", elem_id="images-filmstrip")
+            noisy_view = gr.Image(label="Noisy latent at this step (decoded)", show_label=False, format="png",
+                                  height=256, interactive=False)
+            predicted_view = gr.Image(label="The model's prediction of the clean image", show_label=False,
+                                      format="png", height=256, interactive=False)
+        filmstrip = gr.Gallery(label="Predicted clean image at every step (image 1)", show_label=False, columns=10,
+                               height=None, format="png", object_fit="contain", elem_id="images-filmstrip",
+                               elem_classes="cm-strip")
 
     common = dict(concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
     step_outputs = [frames_state, step, noisy_view, predicted_view, filmstrip]

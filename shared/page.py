@@ -78,6 +78,11 @@ CSS = f"""
   .tab-container button {{ height: 28px !important; padding: 0 10px !important; }}
 }}
 
+/* A strip of small pictures (the images tab's denoising steps) fits its pane: Gradio keeps a gallery's
+   thumbnails at least 100 px wide, so 10 columns overflowed a demo pane and showed 3-6 of them. */
+.cm-strip .grid-container {{ grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
+                             grid-auto-rows: auto !important; grid-template-rows: none !important; }}
+
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
 .cm-present {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem; --input-text-size: 1.1rem;
