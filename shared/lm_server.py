@@ -108,7 +108,7 @@ class ServerLM:
         return f"class server ({self.engine}) at {urlparse(self.config.url).netloc}"
 
     @classmethod
-    def connect(cls, config: ServerConfig, generation_config=None) -> ServerLM:
+    def connect(cls, config: ServerConfig) -> ServerLM:
         """Ask the server which models it serves (``GET /v1/models``) and check that ``config.model`` is one.
 
         Raises:
@@ -126,7 +126,7 @@ class ServerLM:
             raise ValueError(f"The class server at {config.url} does not serve a model named {model!r}; it serves: "
                              f"{served}. Set CM_LM_SERVER_MODEL to one of them.")
         engine = str(models[model].get("owned_by") or "OpenAI-compatible")
-        return cls(ServerConfig(config.url, model, config.api_key, config.timeout_s), engine, generation_config)
+        return cls(ServerConfig(config.url, model, config.api_key, config.timeout_s), engine)
 
     def generate(self, input_ids: Sequence[int], settings: SamplingSettings, tokenizer,
                  stops: set[int] = frozenset(), extra_processors: Sequence | None = None) -> Iterator[Step]:

@@ -253,7 +253,8 @@ class Loader:
     # --- internals ----------------------------------------------------------------------------
     def _load_backend(self, spec: ModelSpec, purpose: str | None, backend: str | None, progress) -> Bundle:
         if spec.source == "server":
-            return self._cached_or_read(spec, ("server",), 0, progress, lambda report: self._read_server(spec, report))
+            return self._cached_or_read(spec, ("server", spec.repo_id, spec.label), 0, progress,
+                                        lambda report: self._read_server(spec, report))
         backend = backend or decoding.requested_backend()
         if backend not in decoding.BACKENDS:
             raise ValueError(f"Unknown backend {backend!r}; use one of {', '.join(decoding.BACKENDS)}.")
@@ -326,12 +327,13 @@ class Loader:
         """The class server's model, with the embedded language model's tokenizer (see ``shared.lm_server``)."""
         from transformers import AutoTokenizer, GenerationConfig
 
-        folder = self._embedded_lm_folder(catalog.get(catalog.EMBEDDED_LM), report)
         config = lm_server.server_config()
-        if config is None or config.url != spec.repo_id:
-            raise ValueError("The class server is no longer configured here (CM_LM_SERVER_URL changed).")
-        report(0.5, f"Connecting to the class server at {config.url}")
-        lm = lm_server.ServerLM.connect(config, GenerationConfig.from_pretrained(folder))
+        if config is None or (config.url, config.label) != (spec.repo_id, spec.label):
+            raise ValueError("The class server's settings changed (CM_LM_SERVER_URL, CM_LM_SERVER_MODEL); reload the page.")
+        report(0.1, f"Connecting to the class server at {config.url}")
+        lm = lm_server.ServerLM.connect(config)
+        folder = self._embedded_lm_folder(catalog.get(catalog.EMBEDDED_LM), report)
+        lm.generation_config = GenerationConfig.from_pretrained(folder)  # its end-of-sequence ids
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
         return Bundle(spec, lm, tokenizer, "server", torch.float32, 0, backend=lm.backend)
 

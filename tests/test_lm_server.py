@@ -219,3 +219,25 @@ def test_server_steps_show_model_probabilities_and_say_nothing_of_the_sampled_di
     assert list(table.columns) == ["token", "p (model)", "sampled"]
     assert table["sampled"].tolist()[-1] == L.OUTSIDE_TOP
     assert [p for _, p in L._highlighted(steps)] == [0.6, 0.01]
+
+
+def _generate_ui(model: str):
+    return list(L.generate_ui("Hello", "Raw continuation", model, 0.0, 0, 1.0, 1.0, 4, 0))
+
+
+def test_the_language_tab_generates_through_a_class_server_and_says_what_it_cannot_show(fake_server, monkeypatch):
+    monkeypatch.setenv("CM_LM_SERVER_URL", fake_server)
+    monkeypatch.setenv("CM_LM_SERVER_MODEL", "m")
+    text, info, tokens, steps, _, table = _generate_ui("Class server: m")[-1]
+    assert [s["token_id"] for s in steps] == [7, 4]
+    assert L.escape_markdown("class server (vllm)") in info
+    assert lm_server.NO_SAMPLED_DISTRIBUTION in info and "p (sampled from)" not in table.columns
+
+
+def test_a_dead_class_server_is_an_error_message_in_the_app(monkeypatch):
+    import gradio as gr
+
+    monkeypatch.setenv("CM_LM_SERVER_URL", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("CM_LM_SERVER_MODEL", "m")
+    with pytest.raises(gr.Error, match="cannot be reached"):
+        _generate_ui("Class server: m")
