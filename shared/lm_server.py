@@ -179,7 +179,7 @@ class ServerLM:
             "max_tokens": settings.max_new_tokens,
             "temperature": settings.temperature,  # 0 is greedy
             "top_p": settings.top_p,
-            "top_k": settings.top_k if settings.top_k > 0 else -1,  # vLLM: -1 is off
+            "top_k": settings.top_k,  # 0 is off, as in vLLM
             "repetition_penalty": settings.repetition_penalty,  # Keskar et al. 2019, as transformers applies it
             "seed": settings.seed,
             "stream": True,

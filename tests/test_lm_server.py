@@ -139,7 +139,7 @@ def test_the_request_sends_token_ids_and_every_setting():
     settings = SamplingSettings(temperature=0.7, top_k=0, top_p=0.9, repetition_penalty=1.2, max_new_tokens=5, seed=4)
     body = lm.request([1, 2, 3], settings)
     assert body["prompt"] == [1, 2, 3] and body["model"] == "m" and body["stream"] is True
-    assert (body["temperature"], body["top_k"], body["top_p"]) == (0.7, -1, 0.9)
+    assert (body["temperature"], body["top_k"], body["top_p"]) == (0.7, 0, 0.9)
     assert (body["repetition_penalty"], body["seed"], body["max_tokens"]) == (1.2, 4, 5)
     assert body["logprobs"] == 10 and body["return_tokens_as_token_ids"] is True
 
