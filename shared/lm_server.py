@@ -43,12 +43,25 @@ TOKEN_ID_PREFIX = "token_id:"  # vLLM's name for a token with return_tokens_as_t
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """Where the class server is: ``url`` ends in ``/v1``; ``model`` is ``None`` for the engine's only model."""
+    """Where the class server is, and which of its models to use (``None``: its only one).
+
+    ``url``: ``http://host:8000`` and ``http://host:8000/v1`` mean the same server; it is kept ending in ``/v1``.
+
+    Raises:
+        ValueError: ``url`` is not an http(s) URL.
+    """
 
     url: str
     model: str | None = None
     api_key: str | None = None
     timeout_s: float = limits.LM_SERVER_TIMEOUT_S
+
+    def __post_init__(self):
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"CM_LM_SERVER_URL={self.url!r} is not an http(s) URL like http://gpu-box:8000/v1.")
+        url = self.url.rstrip("/")
+        object.__setattr__(self, "url", url if url.endswith("/v1") else f"{url}/v1")
 
     @property
     def label(self) -> str:
@@ -60,20 +73,12 @@ def server_config() -> ServerConfig | None:
     """The class server from ``CM_LM_SERVER_URL`` (``CM_LM_SERVER_MODEL``, ``CM_LM_SERVER_KEY``,
     ``CM_LM_SERVER_TIMEOUT_S``), or ``None`` when it is not set.
 
-    ``http://host:8000`` and ``http://host:8000/v1`` mean the same server.
-
     Raises:
         ValueError: the URL is not an http(s) URL, or the timeout is not a positive number.
     """
     url = os.environ.get("CM_LM_SERVER_URL", "").strip()
     if not url:
         return None
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"CM_LM_SERVER_URL={url!r} is not an http(s) URL like http://gpu-box:8000/v1.")
-    url = url.rstrip("/")
-    if not url.endswith("/v1"):
-        url += "/v1"
     timeout = os.environ.get("CM_LM_SERVER_TIMEOUT_S", str(limits.LM_SERVER_TIMEOUT_S))
     try:
         timeout_s = float(timeout)
@@ -300,7 +305,8 @@ def _error_message(response) -> str:
 
 
 def _message_of(body) -> str:
-    """The sentence in an OpenAI-style error body (``{"error": {"message": ...}}``), else the body itself."""
+    """The sentence in an OpenAI-style error body (``{"error": {"message": ...}}``, or FastAPI's ``{"detail": ...}``),
+    else the body itself."""
     error = body.get("error", body) if isinstance(body, dict) else body
-    message = error.get("message") if isinstance(error, dict) else None
+    message = (error.get("message") or error.get("detail")) if isinstance(error, dict) else None
     return str(message or error)[:300]

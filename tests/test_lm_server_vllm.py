@@ -14,6 +14,7 @@ fault (another chat template, bfloat16 weights, logprobs taken after temperature
 """
 from __future__ import annotations
 
+import html
 import math
 import os
 import signal
@@ -81,7 +82,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def vllm_url(tmp_path_factory):
-    """vLLM's OpenAI-compatible server on the embedded model's folder; its base URL (without ``/v1``)."""
+    """vLLM's OpenAI-compatible server on the embedded model's folder; its base URL (without ``/v1``).
+
+    ``CM_TEST_VLLM_URL`` names one already running (started with :func:`vllm_command`) instead.
+    """
+    if os.environ.get("CM_TEST_VLLM_URL"):
+        yield os.environ["CM_TEST_VLLM_URL"]
+        return
     if not VLLM_PYTHON.exists():
         if os.environ.get("CM_REQUIRE_VLLM"):
             pytest.fail(f"{VLLM_PYTHON} is missing: `make vllm` installs vLLM's CPU server (make test does).")
@@ -159,7 +166,7 @@ def test_the_app_on_vllm_writes_the_same_greedy_text_as_the_embedded_model(app_o
     expected, steps = L.generate_text(embedded_lm_transformers, prompt, mode, GREEDY)
     text, info, tokens, _, table = _generate(app_on_vllm, prompt, mode, f"{lm_server.LABEL_PREFIX}{SERVED_NAME}")
     assert text == expected
-    assert "class server (vllm)" in info and "model's own probabilities only" in info
+    assert "class server (vllm)" in html.unescape(info) and lm_server.NO_SAMPLED_DISTRIBUTION in info
     assert "p (sampled from)" not in table["headers"]  # not given by the server, so not shown
     first = {token: p for token, p, _ in steps[0].top}
     for row in table["data"]:  # step 1's top 10, as the app shows them (4 decimals)
@@ -187,14 +194,18 @@ def test_top_10_probabilities_on_vllm_match_the_embedded_model(server_lm, embedd
     assert worst <= P_TOLERANCE
 
 
-def test_a_wrong_model_name_on_vllm_is_a_sentence(vllm_url):
-    with pytest.raises(ValueError, match="does not serve a model named 'gpt-5'; it serves: 'smollm2-135m-instruct'"):
-        lm_server.ServerLM.connect(lm_server.ServerConfig(vllm_url, "gpt-5"))
+def test_a_wrong_model_name_on_vllm_is_a_sentence_in_the_language_tab(vllm_url, monkeypatch):
+    import gradio as gr
+
+    from apps import language as L
+
+    monkeypatch.setenv("CM_LM_SERVER_URL", vllm_url)
+    monkeypatch.setenv("CM_LM_SERVER_MODEL", "gpt-5")
+    with pytest.raises(gr.Error, match="does not serve a model named 'gpt-5'; it serves: 'smollm2-135m-instruct'"):
+        list(L.generate_ui("Hello", "Raw continuation", "Class server: gpt-5", 0.0, 0, 1.0, 1.0, 4, 0))
 
 
-def test_a_dead_class_server_is_a_sentence_in_the_app_and_the_embedded_model_still_works(app_on_vllm):
-    """The app's server is alive; a second app pointed at a closed port says so, and still generates locally."""
-    # the running app: the embedded model beside the class server in the same menu
+def test_the_embedded_model_stays_usable_beside_the_class_server(app_on_vllm):
     from apps import language as L
 
     text, info, *_ = _generate(app_on_vllm, "The capital of France is", "Raw continuation", L.EMBEDDED_MODEL, 4)
