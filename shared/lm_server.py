@@ -1,9 +1,9 @@
 """The class server: generate text on an OpenAI-compatible inference engine instead of this computer's model.
 
 A school's thirty learners should not share one small process's model; a school with a GPU box runs an engine
-that batches their requests (vLLM, SGLang, llama.cpp's server, Ollama) and points the app at it with
-``CM_LM_SERVER_URL``. Generation then streams from the engine's ``/v1/completions`` endpoint (OpenAI's legacy
-completions API, which every such engine serves):
+that batches their requests (vLLM; others that speak the same API and name tokens by id) and points the app at
+it with ``CM_LM_SERVER_URL``. Generation then streams from the engine's ``/v1/completions`` endpoint (OpenAI's
+legacy completions API):
 
 - the prompt goes as the token ids that our tokenizer and chat template made, so the engine reads exactly
   the tokens the embedded model would (its own tokenizer and template are never used);
@@ -215,7 +215,7 @@ def read_stream(lines: Iterator[str], tokenizer, top_n: int = limits.STEP_TOP_N)
             if not logprobs or not logprobs.get("tokens"):
                 if choice.get("text"):
                     raise ValueError("The class server sends no token probabilities (logprobs), which the course "
-                                     "shows for every token. Use an engine that does (vLLM, llama.cpp's server).")
+                                     "shows for every token. Use an engine that does, such as vLLM.")
                 continue
             for token, logprob, top in zip(logprobs["tokens"], logprobs["token_logprobs"],
                                            logprobs.get("top_logprobs") or [None] * len(logprobs["tokens"]),

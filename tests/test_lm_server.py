@@ -10,6 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -52,7 +53,7 @@ class FakeServer(BaseHTTPRequestHandler):
     """An OpenAI-compatible server serving model ``m``; ``behaviour`` says how it answers a completion."""
 
     behaviour = "ok"
-    requests: list = []
+    requests: ClassVar[list] = []
 
     def log_message(self, *args):
         pass
@@ -228,7 +229,7 @@ def _generate_ui(model: str):
 def test_the_language_tab_generates_through_a_class_server_and_says_what_it_cannot_show(fake_server, monkeypatch):
     monkeypatch.setenv("CM_LM_SERVER_URL", fake_server)
     monkeypatch.setenv("CM_LM_SERVER_MODEL", "m")
-    text, info, tokens, steps, _, table = _generate_ui("Class server: m")[-1]
+    _, info, _, steps, _, table = _generate_ui("Class server: m")[-1]
     assert [s["token_id"] for s in steps] == [7, 4]
     assert L.escape_markdown("class server (vllm)") in info
     assert lm_server.NO_SAMPLED_DISTRIBUTION in info and "p (sampled from)" not in table.columns

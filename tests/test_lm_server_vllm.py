@@ -166,7 +166,7 @@ def test_the_app_on_vllm_writes_the_same_greedy_text_as_the_embedded_model(app_o
     from apps import language as L
 
     expected, steps = L.generate_text(embedded_lm_transformers, prompt, mode, GREEDY)
-    text, info, tokens, _, table = _generate(app_on_vllm, prompt, mode, f"{lm_server.LABEL_PREFIX}{SERVED_NAME}")
+    text, info, _, _, table = _generate(app_on_vllm, prompt, mode, f"{lm_server.LABEL_PREFIX}{SERVED_NAME}")
     assert text == expected
     assert "class server (vllm)" in html.unescape(info) and lm_server.NO_SAMPLED_DISTRIBUTION in info
     assert "p (sampled from)" not in table["headers"]  # not given by the server, so not shown
