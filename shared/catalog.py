@@ -10,6 +10,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from shared import lm_server
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -32,7 +34,8 @@ class ModelSpec:
             ``None`` for the language and sentence-embedding models the loader reads itself.
 
     ``source`` may also be ``"project"``: a model the project trained itself, whose folder is
-    ``weights/<repo_id>`` in this repository (see ``train/``). It works offline.
+    ``weights/<repo_id>`` in this repository (see ``train/``). It works offline. Or ``"server"``: the class
+    server's model (:func:`server_lm`), whose ``repo_id`` is the server's URL.
     """
 
     id: str
@@ -271,9 +274,34 @@ CATALOG: tuple[ModelSpec, ...] = (
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
 
+SERVER_LM = "class-server"
+
+
+def server_lm() -> ModelSpec | None:
+    """The class server's model (``CM_LM_SERVER_URL``, see ``shared.lm_server``) as a catalog entry, or ``None``.
+
+    Its tokenizer is the embedded language model's: the server serves the same model (see the README).
+    """
+    config = lm_server.server_config()
+    if config is None:
+        return None
+    return ModelSpec(
+        id=SERVER_LM,
+        label=config.label,
+        task="text-generation",
+        source="server",
+        repo_id=config.url,
+        revision=None,
+        licence="see the server's model",
+        ram_gb=0.0,
+        description="The model on the class server: an OpenAI-compatible engine that serves the whole class.",
+    )
+
+
 def models_for(task: str) -> list[ModelSpec]:
-    """The catalog's models for ``task``, embedded first."""
-    return [m for m in CATALOG if m.task == task]
+    """The catalog's models for ``task``: the class server's first where one is set, then embedded, then hub."""
+    server = [s for s in [server_lm()] if s is not None and s.task == task]
+    return server + [m for m in CATALOG if m.task == task]
 
 
 def get(model: str, task: str = "text-generation") -> ModelSpec:
@@ -289,6 +317,9 @@ def get(model: str, task: str = "text-generation") -> ModelSpec:
     name = (model or "").strip()
     if not name:
         raise ValueError("Choose a model.")
+    server = server_lm()
+    if server is not None and name in (server.id, server.label):
+        return server
     for spec in CATALOG:
         if name in (spec.id, spec.label, spec.repo_id):
             return spec

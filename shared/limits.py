@@ -13,6 +13,8 @@ SEED_MAX = 2**31 - 1
 ATTENTION_MAX_TOKENS = 64
 EXPLORER_TOP_N = 20
 STEP_TOP_N = 10
+LM_SERVER_TIMEOUT_S = 60.0  # the class server (shared/lm_server.py): longest wait for its next token
+LM_SERVER_CONNECT_TIMEOUT_S = 5.0  # ... and for a connection
 
 # Links: an unknown ?tab= value is quoted back (escaped) up to this length, then cut with "…"
 

@@ -19,6 +19,9 @@ wheel is not installed falls back, the other way, to its hub copy.
 An embedded language model runs by default on the fast onnxruntime-genai backend (built once from the
 safetensors copy; see ``shared.decoding``), falling back to transformers if that fails.
 ``purpose="inspect"`` always loads the transformers model (float32, eager attention).
+
+The class server's model (``CM_LM_SERVER_URL``) "loads" as a connection: ``Bundle.model`` is then a
+:class:`shared.lm_server.ServerLM`, with the embedded model's tokenizer.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from shared import catalog, decoding
+from shared import catalog, decoding, lm_server
 from shared.catalog import ModelSpec
 from shared.device import pick_device, pick_dtype
 
@@ -249,6 +252,9 @@ class Loader:
 
     # --- internals ----------------------------------------------------------------------------
     def _load_backend(self, spec: ModelSpec, purpose: str | None, backend: str | None, progress) -> Bundle:
+        if spec.source == "server":
+            return self._cached_or_read(spec, ("server", spec.repo_id, spec.label), 0, progress,
+                                        lambda report: self._read_server(spec, report))
         backend = backend or decoding.requested_backend()
         if backend not in decoding.BACKENDS:
             raise ValueError(f"Unknown backend {backend!r}; use one of {', '.join(decoding.BACKENDS)}.")
@@ -316,6 +322,20 @@ class Loader:
         lm = decoding.OnnxLM(onnx_folder, hf_folder)
         tokenizer = AutoTokenizer.from_pretrained(hf_folder, local_files_only=True)  # identical tokens to transformers
         return Bundle(spec, lm, tokenizer, "cpu", torch.float32, lm.nbytes, backend=lm.backend)
+
+    def _read_server(self, spec: ModelSpec, report: Progress) -> Bundle:
+        """The class server's model, with the embedded language model's tokenizer (see ``shared.lm_server``)."""
+        from transformers import AutoTokenizer, GenerationConfig
+
+        config = lm_server.server_config()
+        if config is None or (config.url, config.label) != (spec.repo_id, spec.label):
+            raise ValueError("The class server's settings changed (CM_LM_SERVER_URL, CM_LM_SERVER_MODEL); reload the page.")
+        report(0.1, f"Connecting to the class server at {config.url}")
+        lm = lm_server.ServerLM.connect(config)
+        folder = self._embedded_lm_folder(catalog.get(catalog.EMBEDDED_LM), report)
+        lm.generation_config = GenerationConfig.from_pretrained(folder)  # its end-of-sequence ids
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        return Bundle(spec, lm, tokenizer, "server", torch.float32, 0, backend=lm.backend)
 
     def _make_room(self, need: int, spec: ModelSpec) -> None:
         if need > self.budget_bytes:

@@ -26,7 +26,8 @@ class Step:
     """One generated token and the distribution it was sampled from.
 
     ``p_model`` is the model's own probability (softmax of the logits at temperature 1);
-    ``p_sampled`` the probability under the reshaped distribution the token was drawn from.
+    ``p_sampled`` the probability under the reshaped distribution the token was drawn from, ``None`` where the
+    backend does not say (a class server, ``shared.lm_server``).
     ``top`` lists the step's top candidates by model probability as ``(token, p_model, p_sampled)``,
     ``top_ids`` their token ids.
     """
@@ -34,8 +35,8 @@ class Step:
     token_id: int
     token: str
     p_model: float
-    p_sampled: float
-    top: list[tuple[str, float, float]]
+    p_sampled: float | None
+    top: list[tuple[str, float, float | None]]
     top_ids: list[int] = field(default_factory=list)
 
 
