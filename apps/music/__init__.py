@@ -29,7 +29,7 @@ from apps.music.melody import (
     write_midi,
 )
 from apps.music.musicgen import generate_music, read_musicgen
-from shared import limits
+from shared import limits, plots
 from shared.catalog import models_for
 from shared.checks import as_int
 from shared.loader import ModelUnavailable
@@ -211,7 +211,8 @@ def _build_melody() -> None:
                         elem_classes="cm-header")
         with gr.Column(scale=2):
             audio = gr.Audio(label="Listen", type="numpy", interactive=False, elem_id="music-audio")
-            roll = gr.Image(label="Piano roll", type="pil", format="png", interactive=False, elem_id="music-roll")
+            roll = gr.Image(label="Piano roll", type="pil", format="png", interactive=False, elem_id="music-roll",
+                            elem_classes=plots.PLOT)
             summary = gr.Markdown(elem_classes="cm-header", elem_id="music-summary")
             with gr.Row():
                 abc = gr.Textbox(label="ABC notation", lines=6, interactive=False, buttons=["copy"], elem_id="music-abc",
@@ -227,7 +228,7 @@ def _build_melody() -> None:
         step = gr.Slider(1, 2, value=1, step=1, label="Step: generated note", interactive=False, elem_id="music-step")
         step_info = gr.Markdown(elem_id="music-step-info")
         candidates = gr.Image(label="Top candidates", type="pil", format="png", interactive=False,
-                              elem_id="music-candidates")
+                              elem_id="music-candidates", elem_classes=plots.PLOT)
     melody_state = gr.State(None)
 
     outputs = [melody_state, audio, roll, abc, midi, summary, step, candidates, step_info]

@@ -565,7 +565,8 @@ def piano_roll(melody: Melody, highlight: int | None = None):
 
 
 def figure_image(fig):
-    """A matplotlib ``Figure`` as a PIL image (PNG-encoded, so ``gr.Image(format="png")`` shows exact pixels)."""
+    """A matplotlib ``Figure`` as an RGBA PIL image, its background transparent as drawn (shared/plots.py)
+    (PNG-encoded, so ``gr.Image(format="png")`` shows exact pixels)."""
     import io
 
     from PIL import Image
@@ -573,7 +574,7 @@ def figure_image(fig):
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    return Image.open(buf).convert("RGBA")
 
 
 def _rect(xy, w, h, colour):
