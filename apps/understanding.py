@@ -564,7 +564,8 @@ def build() -> None:
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
     with gr.Row(equal_height=True):
         classifier_plot = gr.Plot(label="Discriminative model (a classifier)", format="png")
-        generative_plot = gr.Plot(label="Generative model (a density you can sample)", format="png")
+        generative_plot = gr.Plot(label="Generative model (a density you can sample)", format="png",
+                                  elem_classes=plots.KEEP_COLOURS)  # bright = likely, in both themes
     gr.Markdown("Left: a neural network classifier colours the plane by the label it would give; it can label any "
                 "point, but it cannot make one. Right: a generative model's density p(x) (bright = likely) and "
                 "**new points sampled from it** (red).", elem_classes="cm-header")

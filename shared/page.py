@@ -95,7 +95,7 @@ CSS = f"""
 /* Plots are drawn for the light theme on a transparent background (shared/plots.py): here their lightness turns
    around and their hues stay, so black ink reads white on the dark page and a blue line stays blue. */
 .dark [data-testid="matplotlib"] img, .dark .{plots.PLOT} img {{ filter: invert(1) hue-rotate(180deg); }}
-.dark .{plots.KEEP_COLOURS} [data-testid="matplotlib"] img {{ filter: none; background: #f9fafb; border-radius: 6px; }}
+.dark .{plots.KEEP_COLOURS} [data-testid="matplotlib"] img {{ filter: none; background: #e5e7eb; border-radius: 6px; }}
 /* Highlighted tokens: gradio writes black on the category's colour at half strength, which the dark page darkens. */
 .dark [data-testid="highlighted-text"] .token.highlighted,
 .dark [data-testid="highlighted-text"] .legend-item {{ color: #ffffff !important; }}

@@ -4,8 +4,8 @@ The figures are drawn on the server, which does not know the learner's theme (``
 system's setting). So every figure is drawn once, for the light theme, on a transparent background: in light
 mode it sits on the white page. In dark mode the page's CSS (``shared/page.py``) turns each plot image's
 lightness around and keeps its hues (``filter: invert(1) hue-rotate(180deg)``): black text and axes become
-white on the dark page, a blue line stays blue. A figure that shows photographs keeps its colours instead, on a
-light paper (``KEEP_COLOURS``): a photograph turned negative would mislead.
+white on the dark page, a blue line stays blue. A figure whose lightness carries meaning (pictures, a heat map
+whose bright parts are the large values) keeps its colours instead, on a light paper (``KEEP_COLOURS``).
 
 Images drawn from a figure (``gr.Image``, not ``gr.Plot``) join in with ``elem_classes=PLOT``.
 """
