@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from apps import SLUGS, TOPICS
-from shared import limits, page
+from shared import limits, page, plots
 from shared.device import describe_device, pick_device
 from shared.inputs import CourseBlocks
 from shared.loader import hub_status
@@ -53,7 +53,9 @@ def build_demo() -> gr.Blocks:
 
     ``CourseBlocks`` is a ``gr.Blocks`` that checks every input before a callback sees it (shared/inputs.py).
     Gradio's usage analytics stay off unless ``GRADIO_ANALYTICS_ENABLED=True`` (see ``analytics_enabled``).
+    Figures are drawn on a transparent background, for the light and the dark theme (``shared/plots.py``).
     """
+    plots.use_course_style()
     with CourseBlocks(title=TITLE, analytics_enabled=analytics_enabled(),
                       delete_cache=limits.DELETE_CACHE) as demo:
         with gr.Row(elem_classes="cm-topbar", equal_height=True):
@@ -85,6 +87,7 @@ def build_demo() -> gr.Blocks:
                         elem_id="cm-glossary",
                     )
     page.no_share_buttons(demo)
+    page.text_alternatives(demo)
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
     return demo
 

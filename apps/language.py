@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from shared import catalog, limits
+from shared import catalog, limits, plots
 from shared.catalog import EMBEDDED_LM, models_for
 from shared.checks import as_float, as_int
 from shared.decoding import StepSummary, start_decoding
@@ -773,7 +773,8 @@ def _look_inside(prompt, mode, model, sampling, api_prefix: str | None, bundle_f
         show_attention = gr.Button("Show attention")
         attention_key = gr.State(None)
         attention_info = gr.Markdown()
-        attention_plot = gr.Plot(label="Attention weights", format="png")
+        attention_plot = gr.Plot(label="Attention weights", format="png",
+                                 elem_classes=plots.KEEP_COLOURS)  # its colour scale, in both themes
 
     explore.click(
         explore_fn,

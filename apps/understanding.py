@@ -33,7 +33,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from shared import limits
+from shared import limits, plots
 from shared.checks import as_float, as_int
 from shared.ui import friendly_errors, on_page_load
 
@@ -403,10 +403,11 @@ def likelihood_figure(curve: np.ndarray, bandwidths: np.ndarray, kde_curve: np.n
 
 def canvas_image(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The clickable drawing canvas: ``(CANVAS_PX, CANVAS_PX, 3)`` uint8, the axes filling the image exactly,
-    so pixel (px, py) is the point :func:`canvas_to_data` returns."""
+    so pixel (px, py) is the point :func:`canvas_to_data` returns. White like paper (an opaque image: the page
+    turns it dark in dark mode, shared/plots.py)."""
     dpi = 100
-    fig = Figure(figsize=(CANVAS_PX / dpi, CANVAS_PX / dpi), dpi=dpi)
-    ax = fig.add_axes((0, 0, 1, 1))
+    fig = Figure(figsize=(CANVAS_PX / dpi, CANVAS_PX / dpi), dpi=dpi, facecolor="white")
+    ax = fig.add_axes((0, 0, 1, 1), facecolor="white")
     ax.set_xlim(-BOX, BOX)
     ax.set_ylim(-BOX, BOX)
     for v in range(-int(BOX) + 1, int(BOX)):
@@ -550,7 +551,7 @@ def build() -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             canvas = gr.Image(value=None, label="The data (click to add points)", type="numpy", format="png",
-                              interactive=False, height=CANVAS_PX, buttons=[])
+                              interactive=False, height=CANVAS_PX, buttons=[], elem_classes=plots.PLOT)
         with gr.Column(scale=1, min_width=220):
             click_mode = gr.Radio(list(CLICK_MODES), value=CLICK_MODES[0], label="A click on the canvas will")
             with gr.Row():
@@ -563,7 +564,8 @@ def build() -> None:
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
     with gr.Row(equal_height=True):
         classifier_plot = gr.Plot(label="Discriminative model (a classifier)", format="png")
-        generative_plot = gr.Plot(label="Generative model (a density you can sample)", format="png")
+        generative_plot = gr.Plot(label="Generative model (a density you can sample)", format="png",
+                                  elem_classes=plots.KEEP_COLOURS)  # bright = likely, in both themes
     gr.Markdown("Left: a neural network classifier colours the plane by the label it would give; it can label any "
                 "point, but it cannot make one. Right: a generative model's density p(x) (bright = likely) and "
                 "**new points sampled from it** (red).", elem_classes="cm-header")

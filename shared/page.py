@@ -11,6 +11,10 @@ linked tab is the first thing they see.
   address bar follows the learner; *Copy link* copies it. An unknown tab, sub-tab or control, or a value a
   control does not take, is said in a notice (as text: a link never adds markup to the page) and skipped.
 - **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
+- **Light and dark, for everyone.** Text reaches 4.5:1 contrast (WCAG AA) in both themes (:func:`theme`);
+  plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots, reset buttons and
+  section links have names a screen reader can say (:func:`text_alternatives` and ``JS``). An axe-core audit
+  of every tab checks it (tests/browser/test_accessibility_browser.py).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import html
 import json
 
 import gradio as gr
+
+from shared import plots
 
 # Settings that are not a control's label.
 RESERVED_PARAMETERS = ("tab", "sub", "present", "run", "__theme")
@@ -88,7 +94,38 @@ CSS = f"""
 .cm-present {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem; --input-text-size: 1.1rem;
                --block-title-text-size: 1.1rem; }}
 .cm-present .cm-header, .cm-present .cm-page-info {{ font-size: 1.1rem; }}
+
+/* Dark mode. The accent (selected tab, links) lighter, to stay at 4.5:1 on the dark page. */
+.dark .gradio-container {{ --color-accent: var(--primary-400); }}
+/* Plots are drawn for the light theme on a transparent background (shared/plots.py): here their lightness turns
+   around and their hues stay, so black ink reads white on the dark page and a blue line stays blue. */
+.dark [data-testid="matplotlib"] img, .dark .{plots.PLOT} img {{ filter: invert(1) hue-rotate(180deg); }}
+.dark .{plots.KEEP_COLOURS} [data-testid="matplotlib"] img {{ filter: none; background: #e5e7eb; border-radius: 6px; }}
+/* Highlighted tokens: gradio writes black on the category's colour at half strength, which the dark page darkens. */
+.dark [data-testid="highlighted-text"] .token.highlighted,
+.dark [data-testid="highlighted-text"] .legend-item {{ color: #ffffff !important; }}
+/* A slider reached with the keyboard shows where the focus is. */
+.gradio-container input[type="range"]:focus-visible {{ outline: 3px solid var(--color-accent);
+                                                        outline-offset: 3px; border-radius: 4px; }}
 """
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's Soft theme with text that reaches 4.5:1 on its background (WCAG AA), light and dark: labels,
+    the selected option, primary buttons, hints and links one shade darker (lighter in dark mode)."""
+    return gr.themes.Soft().set(
+        block_label_text_color="*primary_700",
+        block_title_text_color="*primary_700",
+        checkbox_label_background_fill_selected="*primary_600",
+        button_primary_background_fill="*primary_600",
+        button_primary_border_color="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        color_accent="*primary_600",
+        body_text_color_subdued="*neutral_600",
+        link_text_color_dark="*secondary_400",
+        link_text_color_active_dark="*secondary_400",
+        link_text_color_visited_dark="*secondary_400",
+    )
 
 
 def no_share_buttons(demo: gr.Blocks) -> None:
@@ -101,6 +138,14 @@ def no_share_buttons(demo: gr.Blocks) -> None:
             block.buttons = [b for b in buttons if b != "share"]
         if isinstance(block, gr.Gallery) and block.interactive is None:
             block.interactive = False
+
+
+def text_alternatives(demo: gr.Blocks) -> None:
+    """Each picture says what it is to a screen reader: an image without its own ``alt_text`` takes its label
+    (gradio shows an image without one as decoration). Plots get theirs in the browser (``JS``)."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Image) and not block.alt_text and block.label:
+            block.alt_text = str(block.label)
 
 
 def top_bar(tabs: dict[str, str]) -> None:
@@ -506,6 +551,34 @@ JS = r"""
     try { TABS = JSON.parse(bar.dataset.tabs || "{}"); } catch (e) { TABS = {}; }
     restore(new URLSearchParams(location.search));  // a link never presses a button: opening the page runs nothing
   }, 3000);  // up to 5 minutes: a busy machine renders slowly
+
+  // ---- names a screen reader says, where gradio gives none; again whenever the page changes ----
+  function blockLabel(el) {
+    const block = el.closest(".block");
+    const label = block && block.querySelector('[data-testid="block-label"], [data-testid="block-info"]');
+    return label ? label.textContent.trim() : "";
+  }
+  function nameThings() {
+    for (const b of document.querySelectorAll('[data-testid="reset-button"]')) {
+      const label = blockLabel(b);
+      if (label && b.getAttribute("aria-label") !== `Reset ${label} to its default value`)
+        b.setAttribute("aria-label", `Reset ${label} to its default value`);
+    }
+    for (const img of document.querySelectorAll('[data-testid="matplotlib"] img')) {  // gradio: "undefined plot ..."
+      const label = blockLabel(img);
+      if (label && img.alt !== label) img.alt = label;
+    }
+    for (const a of document.querySelectorAll("a.md-header-anchor:not([aria-label])")) {
+      const heading = a.closest("h1, h2, h3, h4, h5, h6");
+      a.setAttribute("aria-label", "Link to this section: " + (heading ? heading.textContent.trim() : ""));
+    }
+    for (const e of document.querySelectorAll(".empty[aria-label]:not([role])")) e.setAttribute("role", "img");
+    for (const pre of document.querySelectorAll("pre:not([tabindex])")) pre.setAttribute("tabindex", "0");  // scrolls by keyboard
+  }
+  let naming = null;
+  new MutationObserver(() => { clearTimeout(naming); naming = setTimeout(nameThings, 100); })
+    .observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ["src"] });
+  nameThings();
 
   // ---- ?tab=glossary#term: scroll to the term once the glossary has rendered ----
   let id = "";

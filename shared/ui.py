@@ -222,7 +222,7 @@ def launch_kwargs() -> dict:
         max_file_size=limits.MAX_UPLOAD_SIZE,
         state_session_capacity=limits.STATE_SESSIONS_MAX,
         app_kwargs={"middleware": [Middleware(files.UploadLimits)], "lifespan": files.sweep_cache_regularly},
-        theme=gr.themes.Soft(),
+        theme=page.theme(),
         css=page.CSS,
         js=page.JS,
         footer_links=["api", "gradio"],

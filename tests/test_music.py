@@ -261,4 +261,4 @@ def test_the_summary_reports_the_whole_wait_and_the_pictures_are_readable(melody
     assert ready >= round(melody.seconds, 1)  # the wait includes the model's time and the drawing
     assert f"({melody.seconds:.1f} s writing the notes" in summary
     for picture in (roll, candidates):  # readable on a projector: a figure, not a strip
-        assert picture.mode == "RGB" and picture.height >= 350 and picture.width / picture.height < 2.6
+        assert picture.mode == "RGBA" and picture.height >= 350 and picture.width / picture.height < 2.6

@@ -67,3 +67,10 @@ def test_a_first_view_fills_values_and_updates():
         slider = gr.Slider(1, 5, value=1)
         on_page_load(lambda x: (f"**{x:g}**", gr.Slider(visible=False)), [box], [text, slider])
     assert text.value == "**3**" and slider.visible is False
+
+
+def test_every_picture_has_a_text_alternative(config):
+    """Gradio shows an image without ``alt_text`` as decoration (``alt=""``): each takes its label at least."""
+    images = [c for c in config["components"] if c["type"] == "image"]
+    assert len(images) >= 10
+    assert [c["props"].get("label") for c in images if not c["props"].get("alt_text")] == []

@@ -40,6 +40,9 @@ from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, on_page_load, warn
 
 DEFAULT_SENTENCE = "To be, or not to be, that is the question."
+# Neighbouring tokens alternate between two colours. Strong ones: the "a"/"b" badge is white on the full colour
+# (5.2:1), the token dark on half of it in light mode and white in dark mode (shared/page.py): all above 4.5:1.
+TOKEN_COLOURS = {"a": "#2563eb", "b": "#c2410c"}
 DEFAULT_PROMPT = "Hamlet:\n"
 LORA_PROMPT = "Romeo:\n"
 TICK_S = 1.0  # the page asks for the training's progress this often
@@ -397,7 +400,7 @@ def build() -> None:
             sentence = gr.Textbox(label="See how a sentence is split into tokens", value=DEFAULT_SENTENCE,
                                   max_length=limits.BYO_SENTENCE_MAX_CHARS)
             split = gr.HighlightedText(label="Tokens", show_legend=False, combine_adjacent=False,
-                                       color_map={"a": "#cfe3ff", "b": "#ffe2c6"})
+                                       color_map=TOKEN_COLOURS)
             split_info = gr.Markdown()
 
         with gr.Tab("2 · Train", id="byo-train"):

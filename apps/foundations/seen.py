@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from apps.foundations import representations
-from shared import limits, live
+from shared import limits, live, plots
 from shared.checks import as_int
 from shared.ui import friendly_errors
 
@@ -287,7 +287,8 @@ def build_seen(digits_controls) -> None:
                           datatype="number", row_count=(3, "fixed"), column_count=(3, "fixed"),
                           label="My own kernel (choose 'My own' above)", interactive=True)
     conv_button = gr.Button("Apply the kernel", variant="primary")
-    conv_plot = gr.Plot(label="Convolution", format="png", show_label=False)
+    conv_plot = gr.Plot(label="Convolution", format="png", show_label=False,
+                        elem_classes=plots.KEEP_COLOURS)  # pictures: white ink stays white
     conv_note = gr.Markdown()
     gr.Markdown("### Recurrence: a network with a memory, unrolled over a sequence")
     with gr.Row():

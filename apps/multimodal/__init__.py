@@ -27,7 +27,7 @@ from apps.multimodal import clip as mmclip
 from apps.multimodal import hub as mmhub
 from apps.multimodal.clip import read_clip  # noqa: F401  (the loader's reader: "apps.multimodal:read_clip")
 from apps.multimodal.hub import read_tts, read_vlm  # noqa: F401  (readers of the hub models)
-from shared import limits
+from shared import limits, plots
 from shared.catalog import EMBEDDED_EMBEDDER, models_for
 from shared.catalog import get as catalog_get
 from shared.checks import as_int
@@ -300,7 +300,8 @@ def _build_clip_tab():
                     generated = gr.Image(label="Generated picture", format="png", interactive=False, height=160)
         with gr.Column(scale=2):
             captions = gr.Label(label="Nearest captions (probability over all 1,906 names)", num_top_classes=5)
-    map_plot = gr.Plot(label="The shared space in 2-D (PCA of the 128-d embeddings)", format="png")
+    map_plot = gr.Plot(label="The shared space in 2-D (PCA of the 128-d embeddings)", format="png",
+                       elem_classes=plots.KEEP_COLOURS)  # it shows the pictures themselves
     gr.Markdown("Search to place your text (★); caption a picture to place it (red frame). Related emoji "
                 "gather (flags, faces, hearts). In the big CLIP, pictures and captions form two separate clouds "
                 "(the *modality gap*, Liang et al. 2022); this tiny one mixes them: a picture and its own name "

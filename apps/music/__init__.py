@@ -30,7 +30,7 @@ from apps.music.melody import (
     write_midi,
 )
 from apps.music.musicgen import generate_music, read_musicgen
-from shared import limits
+from shared import limits, plots
 from shared.catalog import models_for
 from shared.checks import as_int
 from shared.loader import ModelUnavailable
@@ -229,11 +229,11 @@ def _build_melody() -> None:
         # Full width, to be read from the back of a room; the figure carries its own title (a floating label
         # would cover it)
         roll = gr.Image(label="Piano roll", show_label=False, type="pil", format="png", interactive=False,
-                        elem_id="music-roll")
+                        elem_id="music-roll", elem_classes=plots.PLOT)
         step = gr.Slider(1, 2, value=1, step=1, label="Step: generated note", interactive=False, elem_id="music-step")
         step_info = gr.Markdown(elem_id="music-step-info")
         candidates = gr.Image(label="Top candidates", show_label=False, type="pil", format="png", interactive=False,
-                              elem_id="music-candidates")
+                              elem_id="music-candidates", elem_classes=plots.PLOT)
     melody_state = gr.State(None)
 
     outputs = [melody_state, audio, roll, abc, midi, summary, step, candidates, step_info]

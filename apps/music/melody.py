@@ -566,13 +566,14 @@ def piano_roll(melody: Melody, highlight: int | None = None):
 
 
 def figure_image(fig):
-    """A matplotlib ``Figure`` as a PIL RGB image, rendered once by Agg (no PNG round trip: ``gr.Image`` encodes it)."""
+    """A matplotlib ``Figure`` as an RGBA PIL image, its background transparent as drawn (shared/plots.py),
+    rendered once by Agg (no PNG round trip: ``gr.Image(format="png")`` encodes it, exact pixels)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
-    return Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    return Image.fromarray(np.asarray(canvas.buffer_rgba()).copy())
 
 
 def _rect(xy, w, h, colour):
