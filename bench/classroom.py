@@ -17,6 +17,7 @@ Figures depend on the CPU, which is printed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -167,12 +168,38 @@ def main() -> None:
     if a.backend in ("embedded", "both"):
         measure("embedded model", {}, MODEL, a.learners, a.minutes, a.tokens)
     if a.backend in ("server", "both"):
-        from tests.engine import class_server
+        with vllm_server() as url:
+            from shared.catalog import SERVER_LM
+            from tests.test_lm_server_vllm import SERVED_NAME
 
-        with class_server() as server:
-            measure(f"class server ({server.name})", server.env, server.model_choice, a.learners, a.minutes,
-                    a.tokens)
+            env = {"CM_LM_SERVER_URL": url, "CM_LM_SERVER_MODEL": SERVED_NAME}
+            measure("class server (vLLM CPU, same machine)", env, SERVER_LM, a.learners, a.minutes, a.tokens)
 
 
-if __name__ == "__main__":
-    main()
+@contextlib.contextmanager
+def vllm_server():
+    """vLLM's CPU server (``make vllm``) on the embedded model, as the class-server test starts it; its URL."""
+    from shared.catalog import EMBEDDED_LM
+    from shared.loader import folder
+    from tests.test_lm_server_vllm import _stop, vllm_command
+
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1")
+    log = open("/tmp/classroom-vllm.log", "w")  # noqa: SIM115 - open while the server runs
+    process = subprocess.Popen(vllm_command(folder(EMBEDDED_LM), port), cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 1200
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(f"{url}/v1/models", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(3)
+        else:
+            raise RuntimeError("vLLM did not start: see /tmp/classroom-vllm.log")
+        yield url
+    finally:
+        _stop(process)
+        log.close()
