@@ -358,4 +358,4 @@ def build_transformer_view(prompt: str = "The cat sat on the mat because it") ->
         top_p = gr.Slider(limits.TOP_P_MIN, 1.0, value=1.0, step=0.01, label="Top-p", info="1 = off")
     repetition_penalty = gr.State(1.0)
     look_inside(text, gr.State("Raw continuation"), gr.State(DEFAULT_MODEL),
-                 [temperature, top_k, top_p, repetition_penalty], api_prefix=None)
+                [temperature, top_k, top_p, repetition_penalty], api_prefix=None)

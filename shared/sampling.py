@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import torch
+import torch.nn.functional as F
 
 from shared import limits
 
@@ -81,12 +82,12 @@ def sample(decoder: Decoder, input_ids: torch.Tensor, settings: SamplingSettings
     decoder.prefill(input_ids)
     for _ in range(settings.max_new_tokens):
         logits = decoder.next_logits()                                # (1, V)
-        scores = processors(input_ids, logits.clone())                # (1, V) reshaped as the settings say
+        scores = processors(input_ids, logits.clone())                # (1, V) penalty, temperature, top-k, top-p
         if settings.temperature == 0:                                 # greedy: all the mass on the best token
-            probs = torch.nn.functional.one_hot(scores.argmax(-1), scores.shape[-1]).float()  # (1, V)
+            probs = F.one_hot(scores.argmax(-1), scores.shape[-1]).float()  # (1, V)
         else:
-            probs = torch.softmax(scores, dim=-1)                     # (1, V)
-        next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (1, 1)
+            probs = F.softmax(scores, dim=-1)                         # (1, V)
+        next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (1, 1); one-hot: the argmax
         if int(next_id) in stop_ids:
             return
         yield describe_step(tokenizer, logits, probs, int(next_id))
@@ -95,7 +96,8 @@ def sample(decoder: Decoder, input_ids: torch.Tensor, settings: SamplingSettings
 
 
 def logits_processors(settings: SamplingSettings, extra: Sequence | None = None) -> LogitsProcessorList:
-    """transformers' own processors, in ``generate()``'s order: repetition penalty, temperature, top-k, top-p.
+    """transformers' own processors, in ``generate()``'s order: repetition penalty (Keskar et al. 2019),
+    temperature, top-k (Fan et al. 2018), top-p (Holtzman et al. 2020). Temperature 0 (greedy) keeps the penalty only.
 
     ``extra`` processors (e.g. topic 8's watermark, ``WatermarkLogitsProcessor``) run last, where ``generate()``
     puts its watermarking processor.
@@ -135,14 +137,14 @@ def sampling_distribution(logits: torch.Tensor, input_ids: torch.Tensor, setting
     """
     scores = logits_processors(settings, extra)(input_ids, logits.clone())
     if settings.temperature == 0:
-        return torch.nn.functional.one_hot(scores.argmax(-1), scores.shape[-1]).float()
-    return torch.softmax(scores, dim=-1)
+        return F.one_hot(scores.argmax(-1), scores.shape[-1]).float()
+    return F.softmax(scores, dim=-1)
 
 
 def describe_step(tokenizer, logits: torch.Tensor, probs: torch.Tensor, token_id: int) -> Step:
     """The :class:`Step` that chose ``token_id``: the model's own distribution (softmax of ``logits`` ``(1, V)``),
     the one it was drawn from (``probs`` ``(1, V)``), and the top ``limits.STEP_TOP_N`` candidates."""
-    p_model = torch.softmax(logits[0].double(), dim=-1)               # (V,) at temperature 1
+    p_model = F.softmax(logits[0].double(), dim=-1)                   # (V,) at temperature 1
     top = p_model.topk(min(limits.STEP_TOP_N, p_model.numel()))
     top_ids = top.indices.tolist()
     p_sampled = probs[0, top_ids].tolist()

@@ -455,7 +455,7 @@ def build() -> None:
             step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)
             sampling = [temperature, top_k, top_p, repetition_penalty]
             look_inside(prompt, gr.State("Raw continuation"), run_key, sampling, api_prefix=None,
-                           bundle_for=bundle_for)
+                        bundle_for=bundle_for)
 
         with gr.Tab("4 · Take it home", id="byo-export"):
             gr.Markdown(

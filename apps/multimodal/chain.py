@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from apps.images import EMBEDDED_T2I, generate  # topic 5's model, reused as the chain's image step
 from shared import limits
 from shared.device import torch_threads
 from shared.generation import encode_prompt, generate_tokens
@@ -176,7 +177,7 @@ def run_chain_steps(prompt: str, seed: int = 0, speak: bool = True, progress=Non
     with torch_threads(1), torch.inference_mode():
         result.mood = text_mood(embedder, result.text)
     try:
-        from apps.music.melody import generate_melody, render_audio
+        from apps.music.melody import generate_melody, render_audio  # optional: caught below
 
         with torch_threads(1), torch.inference_mode():
             melody = generate_melody(result.mood.style, result.mood.key, result.mood.mode, TIME_SIGNATURE,
@@ -244,7 +245,6 @@ def generate_image(prompt: str, seed: int, clip, embedder, progress=None) -> tup
 
 def _topic5_image(prompt: str, seed: int, progress=None) -> tuple[np.ndarray, str]:
     """Topic 5's embedded text-to-image model (``apps.images.generate``), without recording its steps."""
-    from apps.images import EMBEDDED_T2I, generate
     from shared.loader import load
 
     bundle = load(EMBEDDED_T2I, progress=progress)
