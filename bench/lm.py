@@ -3,7 +3,7 @@
     python bench/lm.py [--tokens 64] [--repeats 5]
 
 Prints tokens/s and time to first token (TTFT) for: our streaming loop (``shared.generation.generate_tokens``,
-which also computes every step's probabilities: ``shared.fast_sampling`` on onnx, ``shared.sampling`` on transformers) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
+which also computes every step's probabilities, with the shortcuts of ``shared.fast_sampling``) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
 weights, see ``shared/block_quant.py``) and on the transformers float32 backend; ``model.generate`` on
 the same transformers model; onnxruntime-genai's bare loop (argmax of ``get_logits``, no probabilities:
 the ceiling for our loop); and, when ``llama-cpp-python`` is installed, llama.cpp on the same GGUF,

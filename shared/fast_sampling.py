@@ -1,4 +1,4 @@
-"""The sampling loop of ``shared.sampling.sample`` with speed shortcuts, for the fast backend.
+"""The sampling loop of ``shared.sampling.sample`` with speed shortcuts, for the app's backends.
 
 Same interface, same distributions (``tests/test_fast_sampling.py`` holds it equal to the plain loop),
 less work per token:
@@ -12,7 +12,7 @@ less work per token:
 - Token texts are decoded once per tokenizer.
 - The reshaping runs on one thread: one ``(V,)`` vector is too small to share.
 
-``shared.generation.generate_tokens`` uses it for the onnxruntime-genai backend.
+``shared.generation.generate_tokens`` runs it on both backends (transformers and onnxruntime-genai).
 """
 from __future__ import annotations
 

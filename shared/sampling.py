@@ -8,8 +8,8 @@ top-k (Fan et al. 2018), top-p / nucleus sampling (Holtzman et al. 2020). Temper
 
 The model runs behind a :class:`Decoder` (``shared.decoding`` has the backends), so the same loop
 serves every one of them, and every topic that generates text (topics 2, 4, 7, 8, 9, 10).
-``shared.generation.generate_tokens`` picks the backend; the fast one runs an equivalent loop with
-speed shortcuts (``shared.fast_sampling``), tested equal to this one.
+The app's topics call ``shared.generation.generate_tokens``, which runs this loop with speed shortcuts
+(``shared.fast_sampling``, tested equal to this one); topic 10 runs this one on the learner's own model.
 """
 from __future__ import annotations
 
