@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from apps.ethics import bias, detection, provenance, watermark  # noqa: E402
-from apps.language import make_settings  # noqa: E402
 from shared.catalog import EMBEDDED_EMBEDDER, EMBEDDED_LM  # noqa: E402
+from shared.generation import make_settings  # noqa: E402
 from shared.loader import load  # noqa: E402
 
 

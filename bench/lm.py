@@ -2,8 +2,8 @@
 
     python bench/lm.py [--tokens 64] [--repeats 5]
 
-Prints tokens/s and time to first token (TTFT) for: our streaming loop (``apps.language.generate_tokens``,
-which also computes every step's probabilities) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
+Prints tokens/s and time to first token (TTFT) for: our streaming loop (``shared.generation.generate_tokens``,
+which also computes every step's probabilities, with the shortcuts of ``shared.fast_sampling``) on the onnxruntime-genai backend (the GGUF's own 4/8-bit
 weights, see ``shared/block_quant.py``) and on the transformers float32 backend; ``model.generate`` on
 the same transformers model; onnxruntime-genai's bare loop (argmax of ``get_logits``, no probabilities:
 the ceiling for our loop); and, when ``llama-cpp-python`` is installed, llama.cpp on the same GGUF,
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
 
-from apps import language as L  # noqa: E402
-from shared import decoding  # noqa: E402
+from shared import decoding, look_inside  # noqa: E402
+from shared import generation as G  # noqa: E402
 from shared.block_quant import llama_cpp_activations  # noqa: E402
 from shared.catalog import EMBEDDED_LM, get  # noqa: E402
 from shared.loader import _wheel_dir, load  # noqa: E402
@@ -47,7 +47,7 @@ QUALITY_PROMPTS = ["The capital of France is", "Once upon a time,", "def add(a, 
 def ours(bundle, ids, settings):
     start = time.perf_counter()
     ttft, n = None, 0
-    for _ in L.generate_tokens(bundle, ids, settings):
+    for _ in G.generate_tokens(bundle, ids, settings):
         n += 1
         if ttft is None:
             ttft = time.perf_counter() - start
@@ -70,7 +70,8 @@ def plain_generate(bundle, ids, settings):
 def bare_onnx(bundle, ids, settings):
     """onnxruntime-genai alone: greedy argmax of ``get_logits``, no probabilities, no sampler."""
     start = time.perf_counter()
-    decoder = decoding.start_decoding(bundle, ids, settings.max_new_tokens)  # runs the prompt
+    decoder = decoding.start_decoding(bundle, ids.shape[1] + settings.max_new_tokens)
+    decoder.prefill(ids)  # runs the prompt
     ttft = None
     for _ in range(settings.max_new_tokens):
         token = int(np.asarray(decoder.generator.get_logits()).argmax())
@@ -122,11 +123,11 @@ def total_variation(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
 def quality_guard(onnx_bundle, torch_bundle, llm) -> None:
     rows = {"ours, onnx": [], "llama.cpp": [], "llama.cpp's arithmetic, emulated in float32": []}
     for prompt in QUALITY_PROMPTS:
-        reference, ids = L.next_token_logits(torch_bundle, prompt, "Raw continuation")
+        reference, ids = look_inside.next_token_logits(torch_bundle, prompt, "Raw continuation")
         with llama_cpp_activations(torch_bundle.model):
             rows["llama.cpp's arithmetic, emulated in float32"].append(
-                total_variation(L.next_token_logits(torch_bundle, prompt, "Raw continuation")[0], reference))
-        rows["ours, onnx"].append(total_variation(L.next_token_logits(onnx_bundle, prompt, "Raw continuation")[0],
+                total_variation(look_inside.next_token_logits(torch_bundle, prompt, "Raw continuation")[0], reference))
+        rows["ours, onnx"].append(total_variation(look_inside.next_token_logits(onnx_bundle, prompt, "Raw continuation")[0],
                                                   reference))
         if llm is not None:
             rows["llama.cpp"].append(total_variation(llama_cpp_first_token(llm, ids), reference))
@@ -147,7 +148,7 @@ def main() -> None:
     after_torch = rss_mb()
     onnx_bundle = load(EMBEDDED_LM, backend="onnx")
     after_onnx = rss_mb()
-    ids = L.encode_prompt(torch_bundle.tokenizer, PROMPT, "Raw continuation")
+    ids = G.encode_prompt(torch_bundle.tokenizer, PROMPT, "Raw continuation")
     print(f"model {torch_bundle.spec.label}, torch threads {torch.get_num_threads()}, {a.tokens} tokens, "
           f"{a.repeats} repeats (median)")
     print(f"RSS: {base:.0f} MB before loading; transformers float32 adds {after_torch - base:.0f} MB; "
@@ -158,8 +159,8 @@ def main() -> None:
         print(f"onnx backend unavailable ({onnx_bundle.notice}); timing transformers only")
     greedy = {}
     for name, s in [
-        ("greedy", L.make_settings(0, 0, 1.0, 1.0, a.tokens, 0)),
-        ("sampled T=0.7 k=50 p=0.95", L.make_settings(0.7, 50, 0.95, 1.0, a.tokens, 0)),
+        ("greedy", G.make_settings(0, 0, 1.0, 1.0, a.tokens, 0)),
+        ("sampled T=0.7 k=50 p=0.95", G.make_settings(0.7, 50, 0.95, 1.0, a.tokens, 0)),
     ]:
         paths = {"ours, onnx": (ours, onnx_bundle), "ours, transformers": (ours, torch_bundle),
                  "model.generate": (plain_generate, torch_bundle)}
@@ -167,7 +168,7 @@ def main() -> None:
             paths |= {"bare onnxruntime-genai": (bare_onnx, onnx_bundle), "llama.cpp": (llama_cpp, llm)}
         paths = {k: v for k, v in paths.items() if v[1] is not None and (fast or "onnx" not in k)}
         for fn, bundle in paths.values():  # warm-up
-            fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 4, 0))
+            fn(bundle, ids, G.make_settings(0, 0, 1.0, 1.0, 4, 0))
         rows = {k: [] for k in paths}
         names = list(paths)
         for r in range(a.repeats):  # interleaved, so load drifts hit every path alike
@@ -176,7 +177,7 @@ def main() -> None:
                 # The previous path's worker threads (torch, ORT, ggml) may still spin: let them settle. Then
                 # warm this path up just before timing it, as a path that sat idle starts slow.
                 time.sleep(SETTLE_S)
-                fn(bundle, ids, L.make_settings(0, 0, 1.0, 1.0, 16, 0))
+                fn(bundle, ids, G.make_settings(0, 0, 1.0, 1.0, 16, 0))
                 rows[k].append(fn(bundle, ids, s))
         med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v), v[0][2]) for k, v in rows.items()}
         print(f"\n[{name}]")

@@ -1,8 +1,9 @@
-"""Step-by-step decoding for causal language models, on two backends with one interface.
+"""Step-by-step decoding for causal language models: the backends behind the sampling loop.
 
-A decoder holds one generation's state (its key/value cache) and answers two calls: ``next_logits()``,
-the logits for the next token, and ``append(token_id)``, which feeds the chosen token back. The
-sampling loop (``apps.language.generate_tokens``) is the same whichever backend computes the logits:
+A decoder (the ``shared.sampling.Decoder`` interface) holds one generation's state (its key/value
+cache) and answers three calls: ``prefill(input_ids)`` takes the prompt, ``next_logits()`` gives the
+logits for the next token, and ``append(token_id)`` feeds the chosen token back. The sampling loop
+(``shared.sampling.sample``) is the same whichever backend computes the logits:
 
 - ``transformers``: the PyTorch model, one forward pass per token with a ``DynamicCache``.
 - ``onnxruntime-genai``: the same model exported by onnxruntime-genai's model builder (float32), then
@@ -10,6 +11,8 @@ sampling loop (``apps.language.generate_tokens``) is the same whichever backend 
   ``Q4_1``/``Q8_0`` blocks, and they become ``MatMulNBits`` int4/int8 holding exactly the same numbers;
   any other weight is quantised to int8. About 4x faster than transformers on a laptop CPU and close
   in probabilities (see ``bench/lm.py``). The build runs once per model, into the loader's cache.
+  Its model also computes a summary of each step's logits (:func:`add_step_summary`), which the fast
+  loop (``shared.fast_sampling``) reads instead of the logits where it can.
   Docs: https://onnxruntime.ai/docs/genai/ (model builder, ``Generator.get_logits``).
 
 ``CM_LM_BACKEND`` (``onnx`` or ``transformers``) chooses; ``onnx`` is the default where
@@ -69,15 +72,19 @@ class TransformersDecoder:
 
     backend = TRANSFORMERS_LABEL
 
-    def __init__(self, model: torch.nn.Module, input_ids: torch.Tensor, device: str):
+    def __init__(self, model: torch.nn.Module, device: str):
         from transformers import (
             DynamicCache,  # transformers loads in ~0.5 s: not at app start-up
         )
 
         self.model = model
         self.cache = DynamicCache(config=model.config)
-        self.pending = input_ids.to(device)  # (1, T) tokens not yet run through the model
         self.device = device
+        self.pending = None  # (1, T) tokens not yet run through the model
+
+    def prefill(self, input_ids: torch.Tensor) -> None:
+        """Take the prompt ``(1, T)``; it runs through the model at the first :meth:`next_logits`."""
+        self.pending = input_ids.to(self.device)
 
     @torch.inference_mode()
     def next_logits(self) -> torch.Tensor:
@@ -117,18 +124,20 @@ class OnnxLM:
 
 
 class OnnxDecoder:
-    """Decode with onnxruntime-genai. Its KV buffer is sized to this request (prompt + new tokens)."""
+    """Decode with onnxruntime-genai. Its KV buffer holds ``max_length`` tokens (prompt + new tokens)."""
 
-    def __init__(self, lm: OnnxLM, input_ids: torch.Tensor, max_new_tokens: int):
+    def __init__(self, lm: OnnxLM, max_length: int):
         self.backend = lm.backend
         self.summary_k = lm.summary_k
         og = lm.og
-        ids = input_ids[0].tolist()
         params = og.GeneratorParams(lm.model)
         # The default max_length (the model's context, 8192) preallocates about 380 MB of cache.
-        params.set_search_options(max_length=len(ids) + max_new_tokens + 1)
+        params.set_search_options(max_length=max_length + 1)  # + 1: the loop appends its last token too
         self.generator = og.Generator(lm.model, params)
-        self.generator.append_tokens(ids)
+
+    def prefill(self, input_ids: torch.Tensor) -> None:
+        """Run the prompt ``(1, T)`` through the model."""
+        self.generator.append_tokens(input_ids[0].tolist())
 
     def next_logits(self) -> torch.Tensor:
         """``(1, V)`` float32 logits for the next token."""
@@ -149,11 +158,19 @@ class OnnxDecoder:
         self.generator.append_tokens([token_id])
 
 
-def start_decoding(bundle, input_ids: torch.Tensor, max_new_tokens: int):
-    """A fresh decoder for ``bundle`` (a ``shared.loader.Bundle``) over ``input_ids`` ``(1, T)``."""
+def start_decoding(bundle, max_length: int):
+    """A fresh decoder (``shared.sampling.Decoder``) for ``bundle`` (a ``shared.loader.Bundle``), for up to
+    ``max_length`` tokens in all; call its ``prefill`` with the prompt next."""
     if isinstance(bundle.model, OnnxLM):
-        return OnnxDecoder(bundle.model, input_ids, max_new_tokens)
-    return TransformersDecoder(bundle.model, input_ids, bundle.device)
+        return OnnxDecoder(bundle.model, max_length)
+    return TransformersDecoder(bundle.model, bundle.device)
+
+
+def logits_after(bundle, input_ids: torch.Tensor) -> torch.Tensor:
+    """The ``(1, V)`` float32 next-token logits after ``input_ids`` ``(1, T)``: a prefill, nothing generated."""
+    decoder = start_decoding(bundle, input_ids.shape[1] + 1)
+    decoder.prefill(input_ids)
+    return decoder.next_logits()
 
 
 _build_lock = threading.Lock()

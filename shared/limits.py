@@ -15,6 +15,7 @@ EXPLORER_TOP_N = 20
 STEP_TOP_N = 10
 LM_SERVER_TIMEOUT_S = 60.0  # the class server (shared/lm_server.py): longest wait for its next token
 LM_SERVER_CONNECT_TIMEOUT_S = 5.0  # ... and for a connection
+LM_SERVER_CONCURRENCY = 32  # generations the app passes to a class server at once (the engine batches them)
 
 # Links: an unknown ?tab= value is quoted back (escaped) up to this length, then cut with "…"
 

@@ -6,7 +6,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from apps import SLUGS, TOPICS
-from apps import language as L
+from shared import generation as G
 
 ARGS = dict(prompt="Once upon a time,", mode="Raw continuation", model="SmolLM2-135M-Instruct (embedded)",
             temperature=1.0, top_k=40, top_p=0.95, repetition_penalty=1.0, max_new_tokens=12, seed=3)
@@ -29,8 +29,8 @@ def test_topics_are_the_ten_of_the_outline_in_order():
 
 def test_generation_on_tab_4_returns_text_and_token_probabilities(client, embedded_lm):
     text, info, tokens, step, table = generate(client)
-    expected, steps = L.generate_text(embedded_lm, ARGS["prompt"], ARGS["mode"],
-                                      L.make_settings(1.0, 40, 0.95, 1.0, 12, 3))
+    expected, steps = G.generate_text(embedded_lm, ARGS["prompt"], ARGS["mode"],
+                                      G.make_settings(1.0, 40, 0.95, 1.0, 12, 3))
     assert text == expected and text.strip()
     assert len(tokens) == len(steps)
     assert len(table["data"]) == 10
@@ -58,7 +58,7 @@ def test_a_hub_model_while_offline_falls_back_to_the_embedded_model(client):
 
 def test_two_users_at_once_get_their_own_tokens(app_url, embedded_lm):
     expected = {
-        seed: L.generate_text(embedded_lm, ARGS["prompt"], ARGS["mode"], L.make_settings(1.0, 40, 0.95, 1.0, 12, seed))[0]
+        seed: G.generate_text(embedded_lm, ARGS["prompt"], ARGS["mode"], G.make_settings(1.0, 40, 0.95, 1.0, 12, seed))[0]
         for seed in (11, 12)
     }
     results, start = {}, threading.Barrier(2)

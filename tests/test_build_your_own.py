@@ -15,13 +15,14 @@ import pytest
 import torch
 
 import apps.build_your_own as B
-from apps import language as L
 from apps.build_your_own import data as D
 from apps.build_your_own import export as X
 from apps.build_your_own import lora as LO
 from apps.build_your_own import tokenizer as TK
 from apps.build_your_own import train as T
+from shared import generation as G
 from shared import limits, live
+from shared import look_inside as LI
 
 TINY = T.ModelSettings(n_layer=1, n_head=2, n_embd=32, block_size=32, dropout=0.0)
 
@@ -283,7 +284,7 @@ def trained_key(hamlet_chars):
 
 def test_generation_runs_past_the_context_and_depends_on_the_seed(trained_key):
     bundle = B.bundle_for(trained_key)
-    settings = L.make_settings(1.0, 0, 1.0, 1.0, 80, 3)
+    settings = G.make_settings(1.0, 0, 1.0, 1.0, 80, 3)
     a = [s.token_id for s in T.generate_steps(bundle, 32, "Hamlet:\n", settings)]
     b = [s.token_id for s in T.generate_steps(bundle, 32, "Hamlet:\n", settings)]
     c = [s.token_id for s in T.generate_steps(bundle, 32, "Hamlet:\n", replace(settings, seed=4))]
@@ -293,13 +294,13 @@ def test_generation_runs_past_the_context_and_depends_on_the_seed(trained_key):
 def test_the_look_inside_views_work_on_the_learners_model(trained_key):
     bundle = B.bundle_for(trained_key)
     assert bundle is B.bundle_for(trained_key)  # one snapshot per step, so views' caches stay consistent
-    logits, ids = L.next_token_logits(bundle, "To be, or not", "Raw continuation")
+    logits, ids = LI.next_token_logits(bundle, "To be, or not", "Raw continuation")
     assert logits.shape == (len(bundle.tokenizer),) and len(ids) == len("To be, or not")
-    tokens, w = L.attention_maps(bundle, "To be, or not", "Raw continuation")
+    tokens, w = LI.attention_maps(bundle, "To be, or not", "Raw continuation")
     assert w.shape == (TINY.n_layer, TINY.n_head, len(tokens), len(tokens))
     np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-4)
     with pytest.raises(ValueError, match="at most 32 tokens"):
-        L.next_token_logits(bundle, "x" * 40, "Raw continuation")
+        LI.next_token_logits(bundle, "x" * 40, "Raw continuation")
 
 
 def test_generate_ui_streams_text_and_ends_with_the_token_views(trained_key):

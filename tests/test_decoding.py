@@ -1,12 +1,14 @@
-"""The two generation backends (shared/decoding.py): same tokens, close probabilities, safe fallback."""
+"""The two generation backends (shared/decoding.py): close probabilities, safe fallback (their shared behaviour:
+tests/test_sampling.py; the fast loop's shortcuts: tests/test_fast_sampling.py)."""
 import numpy as np
 import pytest
 
-from apps import language as L
 from shared import decoding
 from shared.block_quant import llama_cpp_activations, round_to_q8_blocks
 from shared.catalog import EMBEDDED_LM
+from shared.generation import generate_text, make_settings
 from shared.loader import Loader, default_cache_dir
+from shared.look_inside import next_token_logits
 
 PROMPTS = ["The capital of France is", "Once upon a time,", "def add(a, b):", "The best way to learn is"]
 # Quality guard. The fast backend rounds activations to int8 per block, as llama.cpp does, with kernels that
@@ -38,10 +40,10 @@ def first_token_logits(onnx_lm, embedded_lm_transformers):
     """Per prompt: the first-token logits of float32, of llama.cpp's arithmetic (emulated) and of the fast backend."""
     rows = {}
     for prompt in PROMPTS:
-        exact, _ = L.next_token_logits(embedded_lm_transformers, prompt, "Raw continuation")
+        exact, _ = next_token_logits(embedded_lm_transformers, prompt, "Raw continuation")
         with llama_cpp_activations(embedded_lm_transformers.model):
-            emulated, _ = L.next_token_logits(embedded_lm_transformers, prompt, "Raw continuation")
-        fast, _ = L.next_token_logits(onnx_lm, prompt, "Raw continuation")
+            emulated, _ = next_token_logits(embedded_lm_transformers, prompt, "Raw continuation")
+        fast, _ = next_token_logits(onnx_lm, prompt, "Raw continuation")
         rows[prompt] = exact, emulated, fast
     return rows
 
@@ -79,51 +81,11 @@ def test_fast_backend_keeps_a_clear_greedy_first_token(first_token_logits):
     assert checked >= 1  # "The capital of France is" has a margin of about 2.5 logits
 
 
-def test_fast_backend_step_table_comes_from_its_own_logits(onnx_lm):
-    """The top-10 table and p(model) use the model's in-graph log-sum-exp and top-k: they match the logits."""
-    logits, _ = L.next_token_logits(onnx_lm, PROMPTS[0], "Raw continuation")
-    p = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
-    step = L.generate_text(onnx_lm, PROMPTS[0], "Raw continuation", L.make_settings(0, 0, 1.0, 1.0, 1, 0))[1][0]
-    assert step.token_id == int(p.argmax()) and step.p_model == pytest.approx(float(p.max()), abs=1e-5)
-    shown = [row[1] for row in step.top]
-    np.testing.assert_allclose(shown, np.sort(p)[::-1][:len(shown)], atol=1e-5)
-
-
-def test_greedy_needs_only_the_step_summary(onnx_lm):
-    """Plain greedy decoding reads the in-graph summary alone; with the logits it takes the same token, same numbers."""
-    import torch
-
-    ids = L.encode_prompt(onnx_lm.tokenizer, PROMPTS[2], "Raw continuation")
-    decoder = decoding.start_decoding(onnx_lm, ids, 2)
-    summary, logits = decoder.summary(10), decoder.next_logits()
-    greedy = L.make_settings(0, 0, 1.0, 1.0, 2, 0)
-    rng = torch.Generator().manual_seed(0)
-    from_summary = L.next_step(None, ids, greedy, rng, onnx_lm.tokenizer, summary=summary)
-    from_logits = L.next_step(logits, ids, greedy, rng, onnx_lm.tokenizer)
-    assert from_summary.token_id == from_logits.token_id == int(logits.argmax())
-    assert from_summary.p_model == pytest.approx(from_logits.p_model, abs=1e-6) and from_summary.p_sampled == 1.0
-    assert [t for t, _, _ in from_summary.top] == [t for t, _, _ in from_logits.top]
-    np.testing.assert_allclose([p for _, p, _ in from_summary.top], [p for _, p, _ in from_logits.top], atol=1e-6)
-    with pytest.raises(ValueError, match="needs the logits"):  # sampling reshapes every logit
-        L.next_step(None, ids, L.make_settings(0.7, 50, 0.95, 1.0, 2, 0), rng, onnx_lm.tokenizer, summary=summary)
-
-
 def test_fast_backend_greedy_starts_like_transformers(onnx_lm, embedded_lm_transformers):
-    s = L.make_settings(0, 0, 1.0, 1.0, 4, 0)
-    fast = [st.token_id for st in L.generate_text(onnx_lm, PROMPTS[0], "Raw continuation", s)[1]]
-    exact = [st.token_id for st in L.generate_text(embedded_lm_transformers, PROMPTS[0], "Raw continuation", s)[1]]
+    s = make_settings(0, 0, 1.0, 1.0, 4, 0)
+    fast = [st.token_id for st in generate_text(onnx_lm, PROMPTS[0], "Raw continuation", s)[1]]
+    exact = [st.token_id for st in generate_text(embedded_lm_transformers, PROMPTS[0], "Raw continuation", s)[1]]
     assert fast[:2] == exact[:2]
-
-
-def test_fast_backend_seeds_reproduce_and_probabilities_sum_to_one(onnx_lm):
-    s = L.make_settings(1.0, 50, 0.95, 1.0, 10, 5)
-    a, steps = L.generate_text(onnx_lm, PROMPTS[1], "Raw continuation", s)
-    b, _ = L.generate_text(onnx_lm, PROMPTS[1], "Raw continuation", s)
-    c, _ = L.generate_text(onnx_lm, PROMPTS[1], "Raw continuation", L.make_settings(1.0, 50, 0.95, 1.0, 10, 6))
-    assert a == b and a != c
-    logits, ids = L.next_token_logits(onnx_lm, PROMPTS[1], "Raw continuation")
-    for p in L.reshape(logits, ids, s):
-        assert p.sum() == pytest.approx(1.0, abs=1e-4)
 
 
 def test_falls_back_to_transformers_when_the_fast_backend_is_not_installed(monkeypatch):
@@ -144,7 +106,7 @@ def test_falls_back_to_transformers_with_a_notice_when_the_build_fails(monkeypat
     assert bundle.backend == decoding.TRANSFORMERS_LABEL
     assert "fast backend could not start" in bundle.notice
     assert loader.load(EMBEDDED_LM, backend="onnx").notice is None  # said once, not on every request
-    text, _ = L.generate_text(bundle, PROMPTS[0], "Raw continuation", L.make_settings(0, 0, 1.0, 1.0, 3, 0))
+    text, _ = generate_text(bundle, PROMPTS[0], "Raw continuation", make_settings(0, 0, 1.0, 1.0, 3, 0))
     assert text.strip()
 
 

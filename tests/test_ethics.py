@@ -9,8 +9,9 @@ import torch
 
 from apps.ethics import bias, detection, watermark
 from apps.ethics.common import text_token_ids
-from apps.language import logits_processors, make_settings
 from shared import limits
+from shared.generation import generate_text, make_settings
+from shared.sampling import logits_processors
 
 WATERMARK = watermark.WatermarkSettings(gamma=0.25, delta=2.0)
 PROMPT = watermark.DEFAULTS["prompt"]
@@ -153,8 +154,6 @@ def test_plain_and_famous_human_text_can_look_machine_written(embedded_lm_inspec
 
 
 def test_machine_text_at_low_temperature_scores_as_machine(embedded_lm, embedded_lm_inspect):
-    from apps.language import generate_text
-
     text, _ = generate_text(embedded_lm, detection.GENERATION_PROMPT, "Chat", make_settings(0.7, 0, 1.0, 1.0, 64, 0))
     score = detection.score_text(embedded_lm_inspect, text)
     assert detection.naive_verdict(score, detection.DEFAULT_THRESHOLD) == "machine", text

@@ -1,4 +1,5 @@
-"""Topic 4 on the real embedded model (SmolLM2-135M-Instruct): sampling, probabilities, attention, bad input, Stop."""
+"""Topic 4 on the real embedded model (SmolLM2-135M-Instruct): the explorer's probabilities, attention, bad input,
+the streamed reply and its views, Stop. (The sampling loop on every backend: tests/test_sampling.py.)"""
 import threading
 import time
 import types
@@ -6,10 +7,12 @@ import types
 import numpy as np
 import psutil
 import pytest
-import torch
 
 from apps import language as L
+from shared import generation as G
 from shared import limits
+from shared import look_inside as LI
+from shared.sampling import show_token
 from shared.tokens import read_text
 
 PROMPT = "Once upon a time, in a quiet village,"
@@ -17,55 +20,36 @@ PROMPT = "Once upon a time, in a quiet village,"
 
 def settings(**kw):
     base = dict(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, max_new_tokens=12, seed=0)
-    return L.make_settings(**{**base, **kw})
-
-
-def test_same_seed_gives_the_same_text_and_another_seed_other_text(embedded_lm):
-    a, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=1))
-    b, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=1))
-    c, _ = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(seed=2))
-    assert a == b
-    assert a != c
-    assert len(a.split()) >= 3
-
-
-def test_greedy_matches_transformers_generate(embedded_lm_transformers):
-    bundle = embedded_lm_transformers
-    text, steps = L.generate_text(bundle, "The capital of France is", "Raw continuation",
-                                  settings(temperature=0.0, max_new_tokens=10))
-    ids = L.encode_prompt(bundle.tokenizer, "The capital of France is", "Raw continuation")
-    reference = bundle.model.generate(ids, max_new_tokens=10, do_sample=False)[0, ids.shape[1]:]
-    assert [s.token_id for s in steps] == reference.tolist()[: len(steps)]
-    assert all(s.p_sampled == 1.0 for s in steps)  # greedy: the chosen token had all the mass
+    return G.make_settings(**{**base, **kw})
 
 
 def test_higher_temperature_spreads_probability_mass(embedded_lm):
-    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
-    entropies = [L.entropy_bits(L.reshape(logits, ids, settings(temperature=t))[1]) for t in (0.3, 1.0, 1.8)]
+    logits, ids = LI.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    entropies = [LI.entropy_bits(LI.reshape(logits, ids, settings(temperature=t))[1]) for t in (0.3, 1.0, 1.8)]
     assert entropies[0] < entropies[1] < entropies[2]
 
 
 def test_top_k_leaves_exactly_k_candidates(embedded_lm):
-    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    logits, ids = LI.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
     for k in (1, 5, 40):
-        _, p = L.reshape(logits, ids, settings(top_k=k))
+        _, p = LI.reshape(logits, ids, settings(top_k=k))
         assert int((p > 0).sum()) == k
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p(embedded_lm):
-    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
-    p_model, p = L.reshape(logits, ids, settings(top_p=0.5))
+    logits, ids = LI.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    p_model, p = LI.reshape(logits, ids, settings(top_p=0.5))
     kept = np.sort(p_model[p > 0])[::-1]
     assert kept.sum() >= 0.5 - 1e-4 and kept[:-1].sum() < 0.5
 
 
 def test_probabilities_shown_sum_to_one(embedded_lm):
-    logits, ids = L.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
+    logits, ids = LI.next_token_logits(embedded_lm, PROMPT, "Raw continuation")
     for s in (settings(), settings(temperature=0.5, top_k=20, top_p=0.9, repetition_penalty=1.3)):
-        p_model, p = L.reshape(logits, ids, s)
+        p_model, p = LI.reshape(logits, ids, s)
         assert p_model.sum() == pytest.approx(1.0, abs=1e-4)
         assert p.sum() == pytest.approx(1.0, abs=1e-4)
-    _, steps = L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(top_k=20, max_new_tokens=5))
+    _, steps = G.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(top_k=20, max_new_tokens=5))
     for step in steps:
         assert 0 < step.p_sampled <= 1 and 0 < step.p_model <= 1
         assert len(step.top) == limits.STEP_TOP_N
@@ -74,23 +58,23 @@ def test_probabilities_shown_sum_to_one(embedded_lm):
 
 def test_repetition_penalty_lowers_the_probability_of_repeated_tokens(embedded_lm):
     prompt = "I like apples, apples, apples and"
-    logits, ids = L.next_token_logits(embedded_lm, prompt, "Raw continuation")
+    logits, ids = LI.next_token_logits(embedded_lm, prompt, "Raw continuation")
     apples = embedded_lm.tokenizer(" apples", add_special_tokens=False).input_ids[0]
-    _, plain = L.reshape(logits, ids, settings())
-    _, penalised = L.reshape(logits, ids, settings(repetition_penalty=1.8))
+    _, plain = LI.reshape(logits, ids, settings())
+    _, penalised = LI.reshape(logits, ids, settings(repetition_penalty=1.8))
     assert penalised[apples] < plain[apples]
 
 
 def test_chat_mode_wraps_the_prompt_in_the_chat_template(embedded_lm):
     tok = embedded_lm.tokenizer
-    chat = tok.decode(L.encode_prompt(tok, "Hello", "Chat")[0])
-    raw = tok.decode(L.encode_prompt(tok, "Hello", "Raw continuation")[0])
+    chat = tok.decode(G.encode_prompt(tok, "Hello", "Chat")[0])
+    raw = tok.decode(G.encode_prompt(tok, "Hello", "Raw continuation")[0])
     assert "<|im_start|>user" in chat and chat.rstrip().endswith("assistant")
     assert raw == "Hello"
 
 
 def test_attention_rows_sum_to_one_and_are_causal(embedded_lm_inspect):
-    tokens, w = L.attention_maps(embedded_lm_inspect, "The cat sat on the mat.", "Raw continuation")
+    tokens, w = LI.attention_maps(embedded_lm_inspect, "The cat sat on the mat.", "Raw continuation")
     config = embedded_lm_inspect.model.config
     assert w.shape == (config.num_hidden_layers, config.num_attention_heads, len(tokens), len(tokens))
     assert w.dtype == np.float32
@@ -101,13 +85,13 @@ def test_attention_rows_sum_to_one_and_are_causal(embedded_lm_inspect):
 
 def test_attention_view_refuses_inputs_over_the_limit(embedded_lm_inspect):
     with pytest.raises(ValueError, match=str(limits.ATTENTION_MAX_TOKENS)):
-        L.attention_maps(embedded_lm_inspect, "word " * 100, "Raw continuation")
+        LI.attention_maps(embedded_lm_inspect, "word " * 100, "Raw continuation")
 
 
 @pytest.mark.parametrize("prompt", ["", "   \n ", "x" * (limits.PROMPT_MAX_CHARS + 1)])
 def test_empty_or_oversized_prompts_are_refused(prompt):
     with pytest.raises(ValueError):
-        L.validate_prompt(prompt)
+        G.validate_prompt(prompt)
 
 
 @pytest.mark.parametrize("field,value", [
@@ -122,31 +106,7 @@ def test_out_of_range_settings_are_refused(field, value):
 
 def test_unknown_mode_is_refused(embedded_lm):
     with pytest.raises(ValueError, match="Mode"):
-        L.encode_prompt(embedded_lm.tokenizer, "Hi", "Poetry")
-
-
-def test_generation_does_not_touch_the_global_random_state(embedded_lm):
-    torch.manual_seed(123)
-    expected = torch.rand(1)
-    torch.manual_seed(123)
-    L.generate_text(embedded_lm, PROMPT, "Raw continuation", settings(max_new_tokens=4))
-    assert torch.rand(1) == expected
-
-
-@pytest.mark.parametrize("temperature, top_k, top_p, penalty", [
-    (0.7, 50, 0.95, 1.0), (1.3, 5, 1.0, 1.2), (1.0, 200, 0.5, 1.0), (0.0, 0, 1.0, 1.3), (1.0, 0, 0.9, 1.0)])
-def test_candidates_are_the_sampling_distribution_without_its_zeros(embedded_lm, temperature, top_k, top_p, penalty):
-    """The top-k shortcut (warpers run on the k candidates only) gives transformers' full-vocabulary numbers."""
-    logits, ids = L.next_token_logits(embedded_lm, "The best thing about learning to code is", "Raw continuation")
-    logits, context = torch.from_numpy(logits)[None], torch.from_numpy(ids)[None]
-    settings = L.make_settings(temperature, top_k, top_p, penalty, 8, 0)
-    full = L.sampling_distribution(logits, context, settings)[0]
-    ids, probs = L.sampling_candidates(logits, context, settings)
-    order = ids.argsort()
-    assert torch.equal(ids[order], full.nonzero().squeeze(1))
-    torch.testing.assert_close(probs[order], full[ids[order]], rtol=0, atol=1e-6)
-    assert 1 <= len(ids) <= (top_k or len(full))
-    assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
+        G.encode_prompt(embedded_lm.tokenizer, "Hi", "Poetry")
 
 
 def test_the_stream_updates_the_screen_at_a_bounded_rate_and_ends_with_every_token(embedded_lm, monkeypatch):
@@ -168,13 +128,13 @@ def test_a_chinese_reply_shows_byte_tokens_and_their_characters_never_a_replacem
                               progress=lambda *a, **k: None)
     text, _, highlighted, steps, _, _ = final
     tokens = [token for token, _ in highlighted]
-    tables = [L.show_step(steps, i + 1) for i in range(len(steps))]
+    tables = [LI.show_step(steps, i + 1) for i in range(len(steps))]
     candidates = [token for table in tables for token in table["token"]]
     assert not any("\ufffd" in t for t in [text, *tokens, *candidates])
     assert any(t.startswith("<0x") and "→" in t for t in tokens)  # the token completing a character shows it
     for step, table in zip(steps, tables, strict=True):  # the sampled token is marked among the candidates
         if step["token_id"] in step["top_ids"]:
-            assert table.loc[table["sampled"] == "◀", "token"].item() == L.show_token(step["token"])
+            assert table.loc[table["sampled"] == "◀", "token"].item() == show_token(step["token"])
 
 
 def test_a_token_sampled_from_outside_the_top_10_gets_its_own_marked_row(embedded_lm):
@@ -185,11 +145,11 @@ def test_a_token_sampled_from_outside_the_top_10_gets_its_own_marked_row(embedde
     outside = [i for i, step in enumerate(steps) if step["token_id"] not in step["top_ids"]]
     assert outside, "no token sampled from outside the top 10 at temperature 2"
     for i, step in enumerate(steps):
-        table = L.show_step(steps, i + 1)
+        table = LI.show_step(steps, i + 1)
         if i in outside:
             assert len(table) == limits.STEP_TOP_N + 1
             row = table.iloc[-1]
-            assert row["sampled"] == L.OUTSIDE_TOP and row["token"] == L.show_token(step["token"])
+            assert row["sampled"] == LI.OUTSIDE_TOP and row["token"] == show_token(step["token"])
             assert 0 < row["p (model)"] <= table["p (model)"].iloc[:-1].min()  # no likelier than any top-10 token
             assert (table["sampled"].iloc[:-1] == "").all()
         else:
@@ -269,9 +229,5 @@ def test_a_stopped_generation_leaves_no_thread_running(embedded_lm):
 
 
 def test_entropy_of_a_certain_token_is_zero_not_minus_zero():
-    import numpy as np
-
-    from apps.language import entropy_bits
-
-    assert f"{entropy_bits(np.array([1.0, 0.0, 0.0])):.2f}" == "0.00"
-    assert entropy_bits(np.array([0.5, 0.5])) == 1.0
+    assert f"{LI.entropy_bits(np.array([1.0, 0.0, 0.0])):.2f}" == "0.00"
+    assert LI.entropy_bits(np.array([0.5, 0.5])) == 1.0

@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 from apps import language as L
-from shared import catalog, lm_server
+from shared import catalog, lm_server, look_inside
 from shared.lm_server import ServerConfig, ServerLM
 from shared.sampling import SamplingSettings
 
@@ -216,10 +216,10 @@ def test_a_url_that_is_not_http_is_refused(monkeypatch, url):
 def test_server_steps_show_model_probabilities_and_say_nothing_of_the_sampled_distribution():
     steps = [s.__dict__ | {"top": list(s.top)}
              for s in lm_server.read_stream(iter("".join(STREAM[:2]).splitlines()), FakeTokenizer())]
-    table = L._steps_table(steps, 1)  # the token was sampled from outside the top 2: its own row
+    table = look_inside.steps_table(steps, 1)  # the token was sampled from outside the top 2: its own row
     assert list(table.columns) == ["token", "p (model)", "sampled"]
-    assert table["sampled"].tolist()[-1] == L.OUTSIDE_TOP
-    assert [p for _, p in L._highlighted(steps)] == [0.6, 0.01]
+    assert table["sampled"].tolist()[-1] == look_inside.OUTSIDE_TOP
+    assert [p for _, p in look_inside.highlighted(steps)] == [0.6, 0.01]
 
 
 def _generate_ui(model: str):
@@ -242,3 +242,14 @@ def test_a_dead_class_server_is_an_error_message_in_the_app(monkeypatch):
     monkeypatch.setenv("CM_LM_SERVER_MODEL", "m")
     with pytest.raises(gr.Error, match="cannot be reached"):
         _generate_ui("Class server: m")
+
+
+def test_with_a_class_server_generations_run_side_by_side_for_the_engine_to_batch(monkeypatch):
+    from shared import generation, limits
+
+    monkeypatch.delenv("CM_LM_SERVER_URL", raising=False)
+    assert generation.generation_queue() == {"concurrency_id": generation.LM_CONCURRENCY_ID, "concurrency_limit": 1}
+    monkeypatch.setenv("CM_LM_SERVER_URL", "http://127.0.0.1:9")
+    queue = generation.generation_queue()
+    assert queue["concurrency_limit"] == limits.LM_SERVER_CONCURRENCY > 1
+    assert queue["concurrency_id"] != generation.LM_CONCURRENCY_ID  # the embedded model's own queue stays one at a time

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared import lm_server
+from shared import generation, lm_server
 from shared.catalog import EMBEDDED_LM
 from shared.sampling import SamplingSettings
 from tests.conftest import ROOT, _free_port
@@ -163,9 +163,7 @@ def _generate(client, prompt: str, mode: str, model: str, max_new_tokens: int = 
 @pytest.mark.parametrize(("prompt", "mode"), PROMPTS)
 def test_the_app_on_vllm_writes_the_same_greedy_text_as_the_embedded_model(app_on_vllm, embedded_lm_transformers,
                                                                            prompt, mode):
-    from apps import language as L
-
-    expected, steps = L.generate_text(embedded_lm_transformers, prompt, mode, GREEDY)
+    expected, steps = generation.generate_text(embedded_lm_transformers, prompt, mode, GREEDY)
     text, info, _, _, table = _generate(app_on_vllm, prompt, mode, f"{lm_server.LABEL_PREFIX}{SERVED_NAME}")
     assert text == expected
     assert "class server (vllm)" in html.unescape(info) and lm_server.NO_SAMPLED_DISTRIBUTION in info
@@ -177,12 +175,10 @@ def test_the_app_on_vllm_writes_the_same_greedy_text_as_the_embedded_model(app_o
 
 @pytest.mark.parametrize(("prompt", "mode"), PROMPTS)
 def test_top_10_probabilities_on_vllm_match_the_embedded_model(server_lm, embedded_lm_transformers, prompt, mode):
-    from apps import language as L
-
     bundle = embedded_lm_transformers
-    ids = L.encode_prompt(bundle.tokenizer, prompt, mode)
-    reference = list(L.generate_tokens(bundle, ids, GREEDY))
-    served = list(server_lm.generate(ids[0].tolist(), GREEDY, bundle.tokenizer, L.stop_token_ids(bundle)))
+    ids = generation.encode_prompt(bundle.tokenizer, prompt, mode)
+    reference = list(generation.generate_tokens(bundle, ids, GREEDY))
+    served = list(server_lm.generate(ids[0].tolist(), GREEDY, bundle.tokenizer, generation.stop_token_ids(bundle)))
     assert [s.token_id for s in served] == [s.token_id for s in reference]
     worst = 0.0
     for ours, theirs in zip(reference, served, strict=True):
@@ -208,7 +204,5 @@ def test_a_wrong_model_name_on_vllm_is_a_sentence_in_the_language_tab(vllm_url, 
 
 
 def test_the_embedded_model_stays_usable_beside_the_class_server(app_on_vllm):
-    from apps import language as L
-
-    text, info, *_ = _generate(app_on_vllm, "The capital of France is", "Raw continuation", L.EMBEDDED_MODEL, 4)
+    text, info, *_ = _generate(app_on_vllm, "The capital of France is", "Raw continuation", generation.EMBEDDED_MODEL, 4)
     assert text and "class server" not in info

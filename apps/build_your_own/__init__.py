@@ -8,7 +8,7 @@ line. Here the same steps run in the browser, one sub-tab each:
 2. Train (``train.py``): a GPT-2-shaped model (Radford et al. 2019) from a ``transformers`` config, trained
    by a loop written out in full (AdamW, warm-up and cosine decay, gradient clipping) in a background
    thread per learner, with a live loss curve against two baselines and samples as it learns.
-3. Generate and look inside: the topic 4 controls and views (``apps.language``) on the learner's model.
+3. Generate and look inside: the topic 4 controls and views (``shared.look_inside``) on the learner's model.
 4. Take it home (``export.py``): a zip of a ``save_pretrained`` folder, a model card, a training script.
 5. Fine-tune instead (``lora.py``): LoRA (Hu et al. 2021) on SmolLM2-135M, before and after on one prompt.
 """
@@ -26,7 +26,6 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from apps import language as L
 from apps.build_your_own import data as D
 from apps.build_your_own import export as X
 from apps.build_your_own import lora as LO
@@ -35,7 +34,9 @@ from apps.build_your_own import train as T
 from shared import limits, live
 from shared.catalog import EMBEDDED_LM, ModelSpec, get
 from shared.checks import as_int
+from shared.generation import make_settings, validate_prompt
 from shared.loader import Bundle
+from shared.look_inside import highlighted, label_steps, look_inside, select_token, show_step, steps_table
 from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, on_page_load, warn
 
@@ -304,8 +305,8 @@ def bundle_for(key, purpose=None, progress=None) -> Bundle:
 @friendly_errors
 def generate_ui(key, prompt, temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed):
     """Stream a continuation from the learner's model, then colour each token by its probability."""
-    settings = L.make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed)
-    prompt = L.validate_prompt(prompt)
+    settings = make_settings(temperature, top_k, top_p, repetition_penalty, max_new_tokens, seed)
+    prompt = validate_prompt(prompt)
     bundle = bundle_for(key)
     block_size = bundle.model.config.n_positions
     n_prompt = len(bundle.tokenizer(prompt, add_special_tokens=False)["input_ids"])
@@ -323,8 +324,8 @@ def generate_ui(key, prompt, temperature, top_k, top_p, repetition_penalty, max_
     info = (f"{len(steps)} tokens in {seconds:.2f} s · {bundle.backend} · context {block_size} tokens "
             "(older tokens are cropped, as in nanoGPT's sampler)")
     slider = gr.Slider(minimum=1, maximum=max(2, len(steps)), value=1, step=1, visible=len(steps) > 1)
-    L.label_steps(bundle.tokenizer, steps)  # a byte-level BPE token that is part of a character reads as its bytes
-    yield (bundle.tokenizer.decode(ids), info, L._highlighted(steps), steps, slider, L._steps_table(steps, 0))
+    label_steps(bundle.tokenizer, steps)  # a byte-level BPE token that is part of a character reads as its bytes
+    yield (bundle.tokenizer.decode(ids), info, highlighted(steps), steps, slider, steps_table(steps, 0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +358,7 @@ def lora_figure(losses: list[float]) -> Figure:
 def lora_ui(source, upload, prompt, steps, rank, learning_rate, seq_len, seed, progress=gr.Progress()):
     """Fine-tune a copy of SmolLM2-135M with LoRA on the chosen text; before/after on the same prompt."""
     settings = LO.make_lora_settings(steps, rank, learning_rate, seq_len, seed)
-    prompt = L.validate_prompt(prompt)
+    prompt = validate_prompt(prompt)
     text = get_text(source, upload)
     bundle = load_model(EMBEDDED_LM, purpose="inspect", progress=progress)
     progress(0.0, desc="Copying the model and writing the 'before' sample")
@@ -456,8 +457,8 @@ def build() -> None:
             step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
             step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)
             sampling = [temperature, top_k, top_p, repetition_penalty]
-            L._look_inside(prompt, gr.State("Raw continuation"), run_key, sampling, api_prefix=None,
-                           bundle_for=bundle_for)
+            look_inside(prompt, gr.State("Raw continuation"), run_key, sampling, api_prefix=None,
+                        bundle_for=bundle_for)
 
         with gr.Tab("4 · Take it home", id="byo-export"):
             gr.Markdown(
@@ -528,8 +529,8 @@ def build() -> None:
         [output, generation_info, tokens, steps_state, step, step_table],
         api_name="build_your_own_generate", concurrency_id="build_your_own_generate", concurrency_limit=2,
     )
-    tokens.select(L.select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
-    step.change(L.show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
+    tokens.select(select_token, inputs=[steps_state], outputs=[step], api_visibility="private")
+    step.change(show_step, inputs=[steps_state, step], outputs=[step_table], api_visibility="private")
 
     export.click(export_ui, [run_key], [download, card, script], api_name="build_your_own_export",
                  concurrency_id="build_your_own_generate")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from shared import limits
+from shared.sampling import show_token
 
 KINDS = ("Characters", "Byte-level BPE")
 END_OF_TEXT = "<|endoftext|>"
@@ -99,8 +100,6 @@ class Split:
 
 def split_sentence(tokenizer, sentence: str) -> Split:
     """Show how ``sentence`` becomes tokens (each token decoded on its own, spaces shown as ``␣``)."""
-    from apps.language import show_token
-
     if not sentence:
         raise ValueError("Type a sentence to see how it is split into tokens.")
     if len(sentence) > limits.BYO_SENTENCE_MAX_CHARS:

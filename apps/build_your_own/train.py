@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared import limits, live
+from shared import limits, live, sampling
 from shared.checks import as_float, as_int
 
 
@@ -459,29 +459,43 @@ def snapshot(run: BackgroundRun, attention: str = "eager"):
     return model
 
 
+class CroppedContextDecoder:
+    """nanoGPT's way of decoding (a ``shared.sampling.Decoder``): no key/value cache; every step runs the model on
+    the last ``block_size`` tokens, so the text may grow past the model's context (a GPT-2 model has no
+    positions beyond it)."""
+
+    def __init__(self, model: torch.nn.Module, block_size: int):
+        self.model, self.block_size = model, block_size
+        self.context = None  # (1, T) every token so far
+
+    def prefill(self, input_ids: torch.Tensor) -> None:
+        self.context = input_ids
+
+    def next_logits(self) -> torch.Tensor:
+        """``(1, V)`` float32 logits after the last ``block_size`` tokens, on one thread (a tiny model)."""
+        with torch.inference_mode(), live.one_thread():
+            return self.model(input_ids=self.context[:, -self.block_size:]).logits[:, -1, :].float()
+
+    def append(self, token_id: int) -> None:
+        self.context = torch.cat([self.context, torch.tensor([[token_id]])], dim=1)
+
+
 def generate_steps(bundle, block_size: int, prompt: str, settings):
     """Sample from the learner's model one token at a time, yielding each with its distribution.
 
-    Like ``apps.language.generate_tokens`` (same sampling code, ``language.next_step``), but nanoGPT's way:
-    no key/value cache, the context cropped to the last ``block_size`` tokens at every step, so the
-    text may grow past the model's context (a GPT-2 model has no positions beyond it).
+    The course's sampling loop (``shared.sampling.sample``), as topic 4 runs it, on a
+    :class:`CroppedContextDecoder`: nanoGPT's sampler, which crops the context to the last ``block_size`` tokens.
 
     Args:
         bundle: a ``shared.loader.Bundle`` of the learner's model (see ``apps.build_your_own.bundle_for``).
-        settings: ``apps.language.SamplingSettings``.
+        settings: ``shared.sampling.SamplingSettings``.
     Yields:
-        ``apps.language.Step`` per token.
+        ``shared.sampling.Step`` per token.
+    Raises:
+        ValueError: the prompt gives no tokens.
     """
-    from apps.language import next_step
-
-    tokenizer, model = bundle.tokenizer, bundle.model
+    tokenizer = bundle.tokenizer
     context = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]], dtype=torch.long)  # (1, T)
     if context.shape[1] == 0:
         raise ValueError("The prompt gave no tokens: type some text for the model to continue.")
-    generator = torch.Generator().manual_seed(settings.seed)
-    for _ in range(settings.max_new_tokens):
-        with torch.inference_mode(), live.one_thread():
-            logits = model(input_ids=context[:, -block_size:]).logits[:, -1, :].float()  # (1, V)
-            step = next_step(logits, context, settings, generator, tokenizer)
-        yield step
-        context = torch.cat([context, torch.tensor([[step.token_id]])], dim=1)
+    yield from sampling.sample(CroppedContextDecoder(bundle.model, block_size), context, settings, tokenizer)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from apps.language import CONCURRENCY_ID as LM_CONCURRENCY_ID
 from shared import limits
 from shared.catalog import EMBEDDED_EMBEDDER, EMBEDDED_LM
+from shared.generation import LM_CONCURRENCY_ID
 from shared.loader import Bundle
 from shared.ui import load_model
 

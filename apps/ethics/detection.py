@@ -28,10 +28,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from apps.ethics.common import CONCURRENCY_ID, inspect_bundle, lm_bundle, text_token_ids
-from apps.language import generate_text, make_settings, show_token
 from shared import limits
 from shared.checks import as_float
 from shared.device import torch_threads
+from shared.generation import generate_text, make_settings
+from shared.sampling import show_token
 from shared.tokens import read_tokens
 from shared.ui import LESSONS, friendly_errors
 

@@ -10,8 +10,8 @@ model) counts the green tokens ``|s|_G`` among ``T`` scored tokens and computes
 Human text is green by chance (``z`` near 0); watermarked text is far above (``z > 4`` is the paper's threshold).
 
 The green lists, the bias and the detector are transformers' own (``WatermarkLogitsProcessor`` and
-``WatermarkDetector``, the paper's "lefthash" scheme with a context of one token). Generation is topic 4's
-sampling loop (``apps.language.generate_tokens``) with the watermark added as one more logits processor, where
+``WatermarkDetector``, the paper's "lefthash" scheme with a context of one token). Generation is the course's
+sampling loop (``shared.generation.generate_tokens``) with the watermark added as one more logits processor, where
 ``generate()`` puts it: after repetition penalty, temperature, top-k and top-p.
 """
 from __future__ import annotations
@@ -27,19 +27,11 @@ import torch
 from matplotlib.figure import Figure
 
 from apps.ethics.common import CONCURRENCY_ID, lm_bundle, text_token_ids
-from apps.language import (
-    MODES,
-    SamplingSettings,
-    Step,
-    encode_prompt,
-    generate_tokens,
-    make_settings,
-    show_token,
-    validate_prompt,
-)
 from shared import limits
 from shared.checks import as_float, as_int
 from shared.device import torch_threads
+from shared.generation import MODES, encode_prompt, generate_tokens, make_settings, validate_prompt
+from shared.sampling import SamplingSettings, Step, show_token
 from shared.tokens import read_tokens
 from shared.ui import friendly_errors
 
@@ -73,7 +65,7 @@ class Detection:
     """What the detector found in a text.
 
     Attributes:
-        tokens: the text's ``T`` tokens, readable (see ``apps.language.show_token``).
+        tokens: the text's ``T`` tokens, readable (see ``shared.sampling.show_token``).
         green: per token ``True`` (green), ``False`` (red) or ``None`` for the first token, which has no
             previous token to seed its list.
         num_scored: tokens scored (``T - 1``); num_green: of those, green.
@@ -123,7 +115,7 @@ def watermark_processor(tokenizer, watermark: WatermarkSettings):
 
 def generate(bundle, prompt: str, mode: str, settings: SamplingSettings,
              watermark: WatermarkSettings | None) -> tuple[str, list[Step]]:
-    """Generate a reply with topic 4's loop, with the watermark if ``watermark`` is given.
+    """Generate a reply with the course's sampling loop, with the watermark if ``watermark`` is given.
 
     Same prompt, settings and seed with and without the watermark: the two texts differ only by the bias.
     Returns ``(text, steps)``; each step's ``p_model`` is the unwatermarked model's probability of its token.

@@ -12,8 +12,8 @@ One sub-tab per application:
   tabular VAE, with fidelity (distributions, correlations, train-on-synthetic) and privacy
   (distance to the closest real record) measured.
 
-Marketing and coding use the course's language model through topic 4's loader and sampling loop
-(``apps.language``). Nothing heavy is imported until a learner acts.
+Marketing and coding use the course's language model through the shared loader and sampling loop
+(``shared.generation``, as topic 4 does). No model loads until a learner acts.
 """
 from __future__ import annotations
 

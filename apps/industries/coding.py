@@ -1,7 +1,7 @@
 """Software: a coding assistant whose code is checked, never run.
 
 A function signature and docstring go in; the language model writes k candidate implementations
-(topic 4's sampling loop, ``apps.language``). Each candidate is *analysed statically* on the server,
+(the course's sampling loop, ``shared.generation``). Each candidate is *analysed statically* on the server,
 never executed: Python's own parser (``ast.parse``) says whether it is valid Python, and ruff (a
 linter, run as a separate process with a timeout) lists likely bugs such as undefined names.
 
@@ -29,6 +29,14 @@ import gradio as gr
 
 from shared import limits
 from shared.checks import as_int
+from shared.generation import (
+    DEFAULT_MODEL,
+    MODEL_CHOICES,
+    encode_prompt,
+    generate_tokens,
+    generation_queue,
+    make_settings,
+)
 from shared.stopping import StopFlags
 
 MODES = ("Chat", "Raw continuation")
@@ -209,8 +217,6 @@ def generate_candidates(bundle, stub: str, mode: str, k, temperature, max_new_to
     Yields:
         ``(i, reply_so_far)`` after every token; a reply stops early once it holds a whole function.
     """
-    from apps.language import encode_prompt, generate_tokens, make_settings
-
     k = as_int("Samples (k)", k, 1, limits.CODE_SAMPLES_MAX)
     max_new_tokens = as_int("Max new tokens", max_new_tokens, 8, limits.CODE_MAX_NEW_TOKENS)
     base = make_settings(temperature, 50, 0.95, 1.0, min(max_new_tokens, limits.MAX_NEW_TOKENS), seed)
@@ -273,7 +279,6 @@ STOPS = StopFlags()  # the Stop button's flags, one per session
 
 
 def build_coding() -> None:
-    from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.catalog import CATALOG
     from shared.ui import escape_markdown, friendly_errors, load_model
 
@@ -347,5 +352,5 @@ def build_coding() -> None:
     STOPS.wire(write, stop)
     write.click(write_code, inputs=[stub, mode, model, k, temperature, max_new_tokens, seed],
                 outputs=[code, verdict, samples_table, pass_table, state, sample, info],
-                api_name="industries_write_code", concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
+                api_name="industries_write_code", **generation_queue())
     sample.change(show_sample, inputs=[state, sample], outputs=[code, verdict], api_visibility="private")

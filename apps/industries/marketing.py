@@ -3,7 +3,7 @@
 A prompt template is a fixed instruction with slots ({product}, {facts}, {audience}, {tone}) filled
 from structured inputs; changing one slot conditions the model on something else, so the distribution
 p(text | prompt) shifts (personalisation). The model is the course's language model, run through
-topic 4's own sampling loop (``apps.language``): nothing here re-implements decoding.
+the course's own sampling loop (``shared.generation``): nothing here re-implements decoding.
 
 A fluent draft can state things that are not in the facts (hallucination; Ji et al. 2023). The check
 below is the simple one the lesson describes: every number and every capitalised name in a variant
@@ -21,6 +21,15 @@ import gradio as gr
 
 from shared import limits
 from shared.checks import as_int
+from shared.generation import (
+    DEFAULT_MODEL,
+    MODEL_CHOICES,
+    encode_prompt,
+    generate_tokens,
+    generation_queue,
+    make_settings,
+    validate_prompt,
+)
 from shared.stopping import StopFlags
 
 SLOTS = ("product", "facts", "audience", "tone")
@@ -169,7 +178,7 @@ def _plain(text: str) -> list[tuple[str, None]]:
 def generate_variants(bundle, prompt: str, n_variants, temperature, max_new_tokens, seed) -> Iterator[tuple[int, str]]:
     """Write ``n_variants`` drafts for ``prompt`` with the language model, streaming.
 
-    Variant ``i`` is sampled with seed ``seed + i`` (topic 4's loop: ``apps.language.generate_tokens``, chat
+    Variant ``i`` is sampled with seed ``seed + i`` (the course's loop: ``shared.generation.generate_tokens``, chat
     template, top-p 0.95, repetition penalty 1.1).
 
     Yields:
@@ -177,8 +186,6 @@ def generate_variants(bundle, prompt: str, n_variants, temperature, max_new_toke
     Raises:
         ValueError: a setting outside ``shared.limits``.
     """
-    from apps.language import encode_prompt, generate_tokens, make_settings, validate_prompt
-
     n_variants = as_int("Variants", n_variants, 1, limits.MARKETING_VARIANTS_MAX)
     max_new_tokens = as_int("Max new tokens", max_new_tokens, 1, limits.MARKETING_MAX_NEW_TOKENS)
     settings = make_settings(temperature, 50, 0.95, 1.1, max_new_tokens, seed)
@@ -245,7 +252,6 @@ def _status(verdict: str, n_written: int, n_variants: int, stopped: bool) -> str
 
 
 def build_marketing() -> None:
-    from apps.language import CONCURRENCY_ID, DEFAULT_MODEL, MODEL_CHOICES
     from shared.ui import escape_markdown, friendly_errors, load_model
 
     @friendly_errors
@@ -315,7 +321,7 @@ def build_marketing() -> None:
     STOPS.wire(write, stop)
     write.click(write_copy, inputs=[*fields, model, n_variants, temperature, max_new_tokens, seed],
                 outputs=[prompt_view, checked, summary, status], api_name="industries_write_copy",
-                concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
+                **generation_queue())
     for box in fields:
         box.change(show_prompt, inputs=fields, outputs=[prompt_view], api_visibility="private",
                    trigger_mode="always_last", queue=False)

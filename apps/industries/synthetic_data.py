@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from apps.key_models.common import mlp, seeded_init_  # topic 2's building blocks
 from shared import limits
 from shared.checks import as_int
 
@@ -178,8 +179,6 @@ class TabularVAE:
     def __init__(self, frame: pd.DataFrame, hidden: int = 64, latent: int = 8, seed: int = 0):
         import torch
         from torch import nn
-
-        from apps.key_models.common import mlp, seeded_init_  # topic 2's building blocks
 
         x = frame.to_numpy(np.float64)
         self.columns = list(frame.columns)

@@ -31,12 +31,13 @@ from shared import limits, plots
 from shared.catalog import EMBEDDED_EMBEDDER, models_for
 from shared.catalog import get as catalog_get
 from shared.checks import as_int
+from shared.generation import LM_CONCURRENCY_ID
 from shared.loader import WEIGHTS_DIR, ModelUnavailable, load
 from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 CLIP_CONCURRENCY = "multimodal_clip"
-CHAIN_CONCURRENCY = "language_model"  # the chain runs the embedded language model: queue with topic 4's events
+CHAIN_CONCURRENCY = LM_CONCURRENCY_ID  # the chain runs the embedded language model: queue with topic 4's events
 VLM_CONCURRENCY = "multimodal_vlm"
 GENERATE_CONCURRENCY = "images-pipeline"  # topic 5's id: its text-to-image pipeline runs one generation at a time
 DISPLAY_PX = 128  # 32 px emoji are shown enlarged, pixel for pixel

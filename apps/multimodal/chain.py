@@ -30,11 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from apps.images import EMBEDDED_T2I, generate  # topic 5's model, reused as the chain's image step
 from shared import limits
 from shared.device import torch_threads
+from shared.generation import encode_prompt, generate_tokens
 from shared.loader import (
     ModelUnavailable as ModelMissing,  # a step whose model is not here
 )
+from shared.sampling import SamplingSettings
 
 HAPPY = ("a happy, joyful, cheerful day", "I feel glad and full of delight", "bright sunshine, laughter and celebration")
 SAD = ("a sad, gloomy, sorrowful day", "I feel lonely and full of grief", "grey rain, tears and loss")
@@ -174,7 +177,7 @@ def run_chain_steps(prompt: str, seed: int = 0, speak: bool = True, progress=Non
     with torch_threads(1), torch.inference_mode():
         result.mood = text_mood(embedder, result.text)
     try:
-        from apps.music.melody import generate_melody, render_audio
+        from apps.music.melody import generate_melody, render_audio  # optional: caught below
 
         with torch_threads(1), torch.inference_mode():
             melody = generate_melody(result.mood.style, result.mood.key, result.mood.mode, TIME_SIGNATURE,
@@ -196,14 +199,12 @@ def run_chain_steps(prompt: str, seed: int = 0, speak: bool = True, progress=Non
 
 def one_sentence(lm, instruction: str, seed: int) -> tuple[str, int]:
     """The language model's reply to ``instruction`` (chat mode), stopped at the end of its first sentence or
-    after ``limits.MM_CHAIN_TEXT_TOKENS`` tokens, with topic 4's sampling loop (temperature 0.7, top-k 50,
+    after ``limits.MM_CHAIN_TEXT_TOKENS`` tokens, with the course's sampling loop (temperature 0.7, top-k 50,
     top-p 0.95, repetition penalty 1.1).
 
     Returns:
         ``(text, tokens generated)``.
     """
-    from apps.language import SamplingSettings, encode_prompt, generate_tokens
-
     settings = SamplingSettings(temperature=0.7, top_k=50, top_p=0.95, repetition_penalty=1.1,
                                 max_new_tokens=limits.MM_CHAIN_TEXT_TOKENS, seed=seed)
     ids, text = [], ""
@@ -244,7 +245,6 @@ def generate_image(prompt: str, seed: int, clip, embedder, progress=None) -> tup
 
 def _topic5_image(prompt: str, seed: int, progress=None) -> tuple[np.ndarray, str]:
     """Topic 5's embedded text-to-image model (``apps.images.generate``), without recording its steps."""
-    from apps.images import EMBEDDED_T2I, generate
     from shared.loader import load
 
     bundle = load(EMBEDDED_T2I, progress=progress)
