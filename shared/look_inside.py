@@ -242,15 +242,17 @@ def reshape_ui(key, temperature, top_k, top_p, repetition_penalty):
 
 def _attention_figure(tokens: list[str], weights: np.ndarray, layer: int, head: int) -> Figure:
     n = len(tokens)
-    size = 3.2 + 0.12 * n
-    fig = Figure(figsize=(size, size), tight_layout=True)
+    # One size, shown about 1:1 in the demo pane; labels as large as a cell allows: 12 pt (about 16 px) up to
+    # 18 tokens, for the back of a room, down to 6 pt at the view's limit
+    fig = Figure(figsize=(6.4, 6.4), tight_layout=True)
     ax = fig.subplots()
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(n), tokens, rotation=90, fontsize=7 if n > 24 else 9)
-    ax.set_yticks(range(n), tokens, fontsize=7 if n > 24 else 9)
-    ax.set_xlabel("attends to (key)")
-    ax.set_ylabel("token (query)")
-    ax.set_title(f"Layer {layer}, head {head}")
+    fontsize = min(12.0, max(6.0, 0.75 * 4.2 * 72 / max(n, 1)))
+    ax.set_xticks(range(n), tokens, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(n), tokens, fontsize=fontsize)
+    ax.set_xlabel("attends to (key)", fontsize=12)
+    ax.set_ylabel("token (query)", fontsize=12)
+    ax.set_title(f"Layer {layer}, head {head}", fontsize=13)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return fig
 
