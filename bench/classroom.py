@@ -203,3 +203,7 @@ def vllm_server():
     finally:
         _stop(process)
         log.close()
+
+
+if __name__ == "__main__":
+    main()
