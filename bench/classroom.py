@@ -9,7 +9,9 @@ thread) start at random moments in the first half of ``--minutes`` and each, in 
 and the app's config), generates ``--tokens`` tokens (topic 4), asks the next-token explorer (topic 4), makes
 one image (topic 5's defaults) and one melody (topic 6's defaults). Every request is bounded in time.
 
-Reports, per backend: errors and queue rejections per action; the median and 95th-percentile time to first
+Before that, every learner presses Generate at the same moment (``--tokens`` each): the total tokens/s against
+one learner alone is what batching gains (queued one by one, it stays near 1x). Then reports, per backend:
+errors and queue rejections per action; the median and 95th-percentile time to first
 token (from submitting to the first streamed text, queueing included); total tokens/s across learners while
 they generated, against one learner alone; the app's resident memory (RSS) after warm-up and at the end.
 Figures depend on the CPU, which is printed.
@@ -111,6 +113,7 @@ def measure(label: str, env_extra: dict, model: str, learners: int, minutes: flo
         warm.predict(api_name="/images_generate")
         warm.predict(opening="", api_name="/music_generate_melody")
         alone = generate(warm, model, 999, tokens)
+        burst = generate_at_once(url, model, learners, tokens)
         rss_start = proc.memory_info().rss
         results: dict[str, list] = {"tokens": [], "ok": [], "error": []}
         lock = threading.Lock()
@@ -155,6 +158,31 @@ def measure(label: str, env_extra: dict, model: str, learners: int, minutes: flo
         print(f"  tokens/s in total while generating: {total_rate:.1f} = {total_rate / (alone[2] / alone[1]):.2f}x "
               f"one learner alone")
     print(f"  app RSS: {rss_start / 2**20:.0f} MiB after warm-up, {rss_end / 2**20:.0f} MiB at the end")
+    n, wall, ttfts = burst
+    print(f"  all {learners} pressing Generate at once: {n} tokens in {wall:.1f} s = {n / wall:.1f} tokens/s = "
+          f"{n / wall / (alone[2] / alone[1]):.2f}x one learner alone; first token median "
+          f"{statistics.median(ttfts):.2f} s, max {max(ttfts):.2f} s")
+
+
+def generate_at_once(url: str, model: str, learners: int, tokens: int) -> tuple[int, float, list[float]]:
+    """Every learner presses Generate at the same moment: ``(tokens in all, seconds, each first-token time)``.
+
+    This is where batching shows: queued one by one, the total rate stays that of one learner."""
+    clients = [Client(url, verbose=False) for _ in range(learners)]
+    start, results = threading.Barrier(learners + 1), []
+
+    def one(client, seed):
+        start.wait()
+        results.append(generate(client, model, seed, tokens))
+
+    threads = [threading.Thread(target=one, args=(c, 100 + i), daemon=True) for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(timeout=2 * JOB_TIMEOUT_S)
+    return sum(r[2] for r in results), time.perf_counter() - t0, [r[0] for r in results]
 
 
 def main() -> None:
