@@ -12,8 +12,9 @@ linked tab is the first thing they see.
   control does not take, is said in a notice (as text: a link never adds markup to the page) and skipped.
 - **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
 - **Light and dark, for everyone.** Text reaches 4.5:1 contrast (WCAG AA) in both themes (:func:`theme`);
-  plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots, reset buttons and
-  section links have names a screen reader can say (:func:`text_alternatives` and ``JS``). An axe-core audit
+  plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots and reset buttons
+  have names a screen reader can say, and a heading's icon link is hidden from it (the heading names the
+  section) (:func:`text_alternatives` and ``JS``). An axe-core audit
   of every tab checks it (tests/browser/test_accessibility_browser.py).
 """
 from __future__ import annotations
@@ -568,9 +569,11 @@ JS = r"""
       const label = blockLabel(img);
       if (label && img.alt !== label) img.alt = label;
     }
-    for (const a of document.querySelectorAll("a.md-header-anchor:not([aria-label])")) {
-      const heading = a.closest("h1, h2, h3, h4, h5, h6");
-      a.setAttribute("aria-label", "Link to this section: " + (heading ? heading.textContent.trim() : ""));
+    // A heading's own anchor link (an icon, no text): hidden from screen readers and the Tab key, so the
+    // heading's name stays its text; a mouse still copies the section's link with it
+    for (const a of document.querySelectorAll("a.md-header-anchor:not([aria-hidden])")) {
+      a.setAttribute("aria-hidden", "true");
+      a.setAttribute("tabindex", "-1");
     }
     for (const e of document.querySelectorAll(".empty[aria-label]:not([role])")) e.setAttribute("role", "img");
     for (const pre of document.querySelectorAll("pre:not([tabindex])")) pre.setAttribute("tabindex", "0");  // scrolls by keyboard
