@@ -38,28 +38,11 @@ sys.path.insert(0, str(ROOT))
 import psutil
 from gradio_client import Client
 
-from bench.server import free_port
+from bench.server import free_port, start_app
 from shared.device import describe_cpu
 
 MODEL = "SmolLM2-135M-Instruct (embedded)"
 JOB_TIMEOUT_S = 600
-
-
-def start_app(env_extra: dict) -> tuple[psutil.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", **env_extra}
-    proc = psutil.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the app did not start within 10 minutes")
 
 
 def generate(client: Client, model: str, seed: int, tokens: int) -> tuple[float, float, int]:
@@ -106,7 +89,8 @@ def learner(url: str, model: str, index: int, tokens: int, delay_s: float, recor
 
 
 def measure(label: str, env_extra: dict, model: str, learners: int, minutes: float, tokens: int) -> None:
-    proc, url = start_app(env_extra)
+    proc, url = start_app(env_extra=env_extra)
+    app_process = psutil.Process(proc.pid)
     try:
         warm = Client(url, verbose=False)
         warm.predict("Hello", "Chat", model, 0.8, 50, 0.95, 1.1, 8, 0, api_name="/language_generate")
@@ -114,7 +98,7 @@ def measure(label: str, env_extra: dict, model: str, learners: int, minutes: flo
         warm.predict(opening="", api_name="/music_generate_melody")
         alone = generate(warm, model, 999, tokens)
         burst = generate_at_once(url, model, learners, tokens)
-        rss_start = proc.memory_info().rss
+        rss_start = app_process.memory_info().rss
         results: dict[str, list] = {"tokens": [], "ok": [], "error": []}
         lock = threading.Lock()
 
@@ -131,7 +115,7 @@ def measure(label: str, env_extra: dict, model: str, learners: int, minutes: flo
         for t in threads:
             t.join(timeout=max(1.0, 60 * minutes + 2 * JOB_TIMEOUT_S - (time.perf_counter() - t0)))
         wall = time.perf_counter() - t0
-        rss_end = proc.memory_info().rss
+        rss_end = app_process.memory_info().rss
     finally:
         proc.terminate()
         proc.wait(30)

@@ -34,21 +34,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(backend: str) -> tuple[subprocess.Popen, str]:
+def start_app(backend: str | None = None, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """``python app.py`` on a free port (``CM_LM_BACKEND=backend`` if given, plus ``env_extra``): ``(process, url)``."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "CM_LM_BACKEND": backend, "HF_HUB_OFFLINE": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           **({"CM_LM_BACKEND": backend} if backend else {}), **(env_extra or {})}
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
-    for _ in range(600):
+    deadline = time.monotonic() + 600  # a busy machine starts slowly
+    while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=1).read()
+            urllib.request.urlopen(url, timeout=5).read()
             return proc, url
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.5)
     proc.kill()
-    raise RuntimeError("the app did not start")
+    raise RuntimeError("the app did not start within 10 minutes")
 
 
 def one_user(url: str, seed: int, tokens: int, results: list, start: threading.Barrier) -> None:
