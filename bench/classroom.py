@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -38,30 +37,9 @@ sys.path.insert(0, str(ROOT))
 import psutil
 from gradio_client import Client
 
-from bench.server import free_port, start_app
+from bench.server import JOB_TIMEOUT_S, MODEL, free_port, generate, start_app
 from shared.device import describe_cpu
 
-MODEL = "SmolLM2-135M-Instruct (embedded)"
-JOB_TIMEOUT_S = 600
-
-
-def generate(client: Client, model: str, seed: int, tokens: int) -> tuple[float, float, int]:
-    """``(seconds to first token, seconds in all, tokens)`` of one streamed generation."""
-    t0 = time.perf_counter()
-    job = client.submit(f"Tell me a story about a lighthouse keeper, number {seed}.", "Chat", model,
-                        0.8, 50, 0.95, 1.1, tokens, seed, api_name="/language_generate")
-    ttft = None
-    while not job.done():
-        if ttft is None and job.outputs():
-            ttft = time.perf_counter() - t0
-        if time.perf_counter() - t0 > JOB_TIMEOUT_S:
-            job.cancel()
-            raise TimeoutError(f"no reply within {JOB_TIMEOUT_S} s")
-        time.sleep(0.02)
-    total = time.perf_counter() - t0
-    info = job.result()[1]
-    n = int(re.search(r"(\d+) tokens", info).group(1))
-    return (ttft if ttft is not None else total), total, n
 
 
 def learner(url: str, model: str, index: int, tokens: int, delay_s: float, record) -> None:

@@ -26,6 +26,7 @@ from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "SmolLM2-135M-Instruct (embedded)"
+JOB_TIMEOUT_S = 600
 
 
 def free_port() -> int:
@@ -53,21 +54,29 @@ def start_app(backend: str | None = None, env_extra: dict | None = None) -> tupl
     raise RuntimeError("the app did not start within 10 minutes")
 
 
-def one_user(url: str, seed: int, tokens: int, results: list, start: threading.Barrier) -> None:
-    client = Client(url, verbose=False)
-    start.wait()
+def generate(client: Client, model: str, seed: int, tokens: int) -> tuple[float, float, int, str]:
+    """``(seconds to first token, seconds in all, tokens, info line)`` of one streamed generation (topic 4)."""
     t0 = time.perf_counter()
-    job = client.submit(f"Tell me a story about a lighthouse keeper, number {seed}.", "Chat", MODEL,
+    job = client.submit(f"Tell me a story about a lighthouse keeper, number {seed}.", "Chat", model,
                         0.8, 50, 0.95, 1.1, tokens, seed, api_name="/language_generate")
     ttft = None
     while not job.done():
         if ttft is None and job.outputs():
             ttft = time.perf_counter() - t0
+        if time.perf_counter() - t0 > JOB_TIMEOUT_S:
+            job.cancel()
+            raise TimeoutError(f"no reply within {JOB_TIMEOUT_S} s")
         time.sleep(0.02)
     total = time.perf_counter() - t0
     info = job.result()[1]
-    n = int(re.match(r"(\d+) tokens", info).group(1))
-    results.append((ttft if ttft is not None else total, total, n, info))
+    n = int(re.search(r"(\d+) tokens", info).group(1))
+    return (ttft if ttft is not None else total), total, n, info
+
+
+def one_user(url: str, seed: int, tokens: int, results: list, start: threading.Barrier) -> None:
+    client = Client(url, verbose=False)
+    start.wait()
+    results.append(generate(client, MODEL, seed, tokens))
 
 
 def measure(backend: str, users: int, tokens: int) -> None:
