@@ -32,6 +32,7 @@ from shared.look_inside import (
     select_token,
     show_step,
     steps_table,
+    token_view,
 )
 from shared.stopping import StopFlags
 from shared.tokens import read_text
@@ -145,11 +146,10 @@ def build() -> None:
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
     output = gr.Textbox(label="Output", lines=5, interactive=False, buttons=["copy"], elem_id="language-output")
     generation_info = gr.Markdown(elem_classes="cm-header")
-    tokens = gr.HighlightedText(
-        label="Tokens coloured by probability", show_legend=False, combine_adjacent=False, elem_id="language-tokens",
-    )
-    gr.Markdown("Darker = the token was more probable when it was sampled. Click a token, or move **Step**, to see "
-                "the candidates the model weighed at that step.", elem_classes="cm-header")
+    tokens = token_view(elem_id="language-tokens")
+    gr.Markdown("Colour = the probability the token had when it was sampled, from blue (the model was sure) to red "
+                "(a rare draw). Click a token, or move **Step**, to see the candidates the model weighed at that "
+                "step.", elem_classes="cm-header")
     steps_state = gr.State([])
     step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
     step_table = gr.Dataframe(label="Top-10 candidates at this step, and the sampled token if not among them",

@@ -35,7 +35,19 @@ from shared.tokens import read_candidates, read_tokens
 from shared.ui import friendly_errors, load_model
 
 TRANSFORMERS_INSPECT = "transformers, float32, eager attention"
-OUTSIDE_TOP = f"◀ sampled, outside the top {limits.STEP_TOP_N}"  # marks a pale sampled token's own row
+OUTSIDE_TOP = f"◀ sampled, outside the top {limits.STEP_TOP_N}"  # marks a rare sampled token's own row
+
+# The probability a token was sampled with, in five bands a decade apart (as GLTR bands tokens by rank, Gehrmann
+# et al. 2019): from blue (the model was sure) to red (a rare draw). Colours that stay apart on a projector,
+# named in the view's legend; a shade of p itself left most tokens (p 0.1-0.3) nearly white.
+PROBABILITY_BANDS = (  # (lowest p in the band, its name in the legend, its colour)
+    (0.5, "p ≥ 50%", "#2563eb"),
+    (0.1, "10-50%", "#38bdf8"),
+    (0.01, "1-10%", "#facc15"),
+    (0.001, "0.1-1%", "#fb923c"),
+    (0.0, "p < 0.1%", "#dc2626"),
+)
+BAND_COLOURS = {name: colour for _, name, colour in PROBABILITY_BANDS}
 
 _logits_cache = LRUCache(32)  # per-prompt logits, shared by key across sessions
 _attention_cache = LRUCache(8)
@@ -137,12 +149,26 @@ def _readable(p: float | None) -> float | None:
     return round(p, 4) if p >= 5e-5 else float(f"{p:.1e}")
 
 
-def highlighted(steps: list[dict]) -> list[tuple[str, float]]:
-    """``(token, p_sampled)`` pairs for ``gr.HighlightedText``: each token coloured by its probability."""
+def probability_band(p: float) -> str:
+    """The name of the band of :data:`PROBABILITY_BANDS` that probability ``p`` (in [0, 1]) falls in."""
+    return next(name for lowest, name, _ in PROBABILITY_BANDS if p >= lowest)
+
+
+def highlighted(steps: list[dict]) -> list[tuple[str, str]]:
+    """``(token, band)`` pairs for ``gr.HighlightedText`` with ``color_map=BAND_COLOURS``: each token coloured by
+    the probability it was sampled with (:func:`probability_band`)."""
     # A newline token would be an empty coloured box: show it as ↵ (then break the line).
     # Coloured by p (sampled from); by p (model) where a class server does not give it.
-    return [(s["token"].replace("\n", "↵\n"), round(s["p_model"] if s["p_sampled"] is None else s["p_sampled"], 3))
+    return [(s["token"].replace("\n", "↵\n"), probability_band(s["p_model"] if s["p_sampled"] is None
+                                                                  else s["p_sampled"]))
             for s in steps]
+
+
+def token_view(**kwargs) -> gr.HighlightedText:
+    """The generated tokens coloured by probability band, with the bands' legend (clicking a band in the
+    legend shows its tokens alone)."""
+    return gr.HighlightedText(label="Tokens coloured by probability", color_map=BAND_COLOURS, show_legend=True,
+                              show_inline_category=False, combine_adjacent=False, **kwargs)
 
 
 def select_token(steps, evt: gr.SelectData):

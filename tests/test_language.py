@@ -138,7 +138,7 @@ def test_a_chinese_reply_shows_byte_tokens_and_their_characters_never_a_replacem
 
 
 def test_a_token_sampled_from_outside_the_top_10_gets_its_own_marked_row(embedded_lm):
-    """At temperature 2 a pale token is soon sampled; the step table must still show it (lesson 4, Try it 5)."""
+    """At temperature 2 a rare token is soon sampled; the step table must still show it (lesson 4, Try it 5)."""
     *_, final = L.generate_ui(PROMPT, "Raw continuation", embedded_lm.spec.label, 2.0, 0, 1.0, 1.0, 24, 0,
                               progress=lambda *a, **k: None)
     steps = final[3]
@@ -231,3 +231,18 @@ def test_a_stopped_generation_leaves_no_thread_running(embedded_lm):
 def test_entropy_of_a_certain_token_is_zero_not_minus_zero():
     assert f"{LI.entropy_bits(np.array([1.0, 0.0, 0.0])):.2f}" == "0.00"
     assert LI.entropy_bits(np.array([0.5, 0.5])) == 1.0
+
+
+@pytest.mark.parametrize("p, band", [(1.0, "p ≥ 50%"), (0.5, "p ≥ 50%"), (0.49, "10-50%"), (0.1, "10-50%"),
+                                     (0.05, "1-10%"), (0.002, "0.1-1%"), (0.0009, "p < 0.1%"), (0.0, "p < 0.1%")])
+def test_each_probability_falls_in_one_band_of_the_legend(p, band):
+    assert LI.probability_band(p) == band and band in LI.BAND_COLOURS
+
+
+def test_tokens_are_coloured_by_the_band_of_the_probability_they_were_sampled_with(embedded_lm):
+    """At temperature 2 the reply mixes sure tokens and rare draws: the colours say which is which."""
+    *_, final = L.generate_ui(PROMPT, "Raw continuation", embedded_lm.spec.label, 2.0, 0, 1.0, 1.0, 24, 0,
+                              progress=lambda *a, **k: None)
+    coloured, steps = final[2], final[3]
+    assert [band for _, band in coloured] == [LI.probability_band(s["p_sampled"]) for s in steps]
+    assert len({band for _, band in coloured}) >= 2

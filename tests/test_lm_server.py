@@ -219,7 +219,7 @@ def test_server_steps_show_model_probabilities_and_say_nothing_of_the_sampled_di
     table = look_inside.steps_table(steps, 1)  # the token was sampled from outside the top 2: its own row
     assert list(table.columns) == ["token", "p (model)", "sampled"]
     assert table["sampled"].tolist()[-1] == look_inside.OUTSIDE_TOP
-    assert [p for _, p in look_inside.highlighted(steps)] == [0.6, 0.01]
+    assert [band for _, band in look_inside.highlighted(steps)] == ["p ≥ 50%", "1-10%"]  # by p (model): 0.6, 0.01
 
 
 def _generate_ui(model: str):

@@ -36,7 +36,15 @@ from shared.catalog import EMBEDDED_LM, ModelSpec, get
 from shared.checks import as_int
 from shared.generation import make_settings, validate_prompt
 from shared.loader import Bundle
-from shared.look_inside import highlighted, label_steps, look_inside, select_token, show_step, steps_table
+from shared.look_inside import (
+    highlighted,
+    label_steps,
+    look_inside,
+    select_token,
+    show_step,
+    steps_table,
+    token_view,
+)
 from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, on_page_load, warn
 
@@ -451,8 +459,7 @@ def build() -> None:
             generate = gr.Button("Generate", variant="primary")
             output = gr.Textbox(label="Output", lines=6, interactive=False, buttons=["copy"])
             generation_info = gr.Markdown(elem_classes="cm-header")
-            tokens = gr.HighlightedText(label="Tokens coloured by probability", show_legend=False,
-                                        combine_adjacent=False)
+            tokens = token_view()
             steps_state = gr.State([])
             step = gr.Slider(1, 2, value=1, step=1, label="Step", visible=False)
             step_table = gr.Dataframe(label="Top-10 candidates at this step", interactive=False, wrap=True)

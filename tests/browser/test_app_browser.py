@@ -111,6 +111,10 @@ def test_stop_mid_stream_keeps_the_partial_reply_with_its_token_views(app_url, b
     n_tokens = int(re.search(r"after (\d+) tokens", info.inner_text()).group(1))
     assert 1 <= n_tokens < 256
     expect(page.locator("#language-tokens .token-container")).to_have_count(n_tokens, timeout=30_000)
+    # The colours' legend: the five probability bands, by name (greedy tokens here, so at least one band is used).
+    legend = page.locator("#language-tokens [data-testid='highlighted-text:category-legend']")
+    expect(legend).to_contain_text("p ≥ 50%")
+    expect(legend).to_contain_text("p < 0.1%")
     expect(page.locator("#language-steps")).to_contain_text("◀", timeout=30_000)  # step 1's candidates
     reply = output.input_value()
     assert reply.strip() and "\ufffd" not in reply
