@@ -63,7 +63,7 @@ HIDDEN_MIN, HIDDEN_MAX = 8, 256
 NOISE_DIM_MAX = 16
 LEARNING_RATE_MIN, LEARNING_RATE_MAX = 1e-5, 1e-1  # GAN at 0.1 diverges on purpose, for the NaN lesson
 DIFFUSION_TIMESTEPS_MIN, DIFFUSION_TIMESTEPS_MAX = 10, 500
-VAE_LATENT_RANGE = 4.0  # the decoded latent plane spans [-4, 4]^2 (the prior's bulk)
+VAE_LATENT_RANGE = 3.0  # the decoded latent plane spans [-3, 3]^2: 99.7% of the prior N(0, 1) on each axis
 COMPARE_STEPS_MAX = 3000
 
 # Deep-learning foundations (topic 3)
