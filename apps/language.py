@@ -17,6 +17,7 @@ from shared import limits
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     MODES,
     encode_prompt,
     generate_tokens,
@@ -128,7 +129,7 @@ def build() -> None:
     with gr.Row():
         mode = gr.Radio(list(MODES), value=DEFAULTS["mode"], label="Mode")
         model = gr.Dropdown(
-            MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+            MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True, min_width=MODEL_MIN_WIDTH,
             info="Embedded models work offline; hub models (or any hub id you type) need the hub once.",
         )
     with gr.Accordion("Sampling settings", open=True):

@@ -22,6 +22,7 @@ from shared.sampling import SamplingSettings, Step
 MODES = ("Chat", "Raw continuation")
 MODEL_CHOICES = [m.label for m in models_for("text-generation")]
 EMBEDDED_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
+MODEL_MIN_WIDTH = 320  # CSS px: a model dropdown shows its whole label ("SmolLM2-135M-Instruct (embedded)")
 DEFAULT_MODEL = MODEL_CHOICES[0]  # the class server's model where one is set (CM_LM_SERVER_URL), else EMBEDDED_MODEL
 LM_CONCURRENCY_ID = "language_model"  # every event that runs the course's language model queues here
 

@@ -33,6 +33,11 @@ SHORT_MAX_PX = 560  # CSS pixels high: a projector at 150% zoom (720 px is 480, 
 
 CSS = f"""
 .cm-lesson {{ font-size: 1.02rem; line-height: 1.55; }}
+/* Tables break lines between words only (Gradio's prose breaks "anywhere": "Text enco|der" in a narrow pane)
+   and scroll sideways when wider than the pane. */
+.cm-lesson table {{ display: block; max-width: 100%; overflow-x: auto; font-size: 0.9em; line-height: 1.4;
+                    border: 0 !important; padding: 0 !important; }}
+.cm-lesson table :is(th, td) {{ overflow-wrap: normal; word-break: normal; padding: 0.35em 0.45em !important; }}
 .cm-lesson details {{ margin: 0.5em 0; padding: 0.4em 0.8em; border: 1px solid var(--border-color-primary);
                       border-radius: 6px; }}
 /* Hints under controls and slider limits: at least 4.5:1 on the background (WCAG AA), light and dark. */

@@ -32,6 +32,7 @@ from shared.checks import as_int
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     encode_prompt,
     generate_tokens,
     generation_queue,
@@ -330,6 +331,7 @@ def build_coding() -> None:
         mode = gr.Radio(list(MODES), value="Chat", label="Mode",
                         info="Chat: an instruction around your stub. Raw continuation: the model continues the stub.")
         model = gr.Dropdown(choices, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                            min_width=MODEL_MIN_WIDTH,
                             info="Qwen2.5-Coder needs the hub once; offline, the embedded model stands in.")
     with gr.Row():
         k = gr.Slider(1, limits.CODE_SAMPLES_MAX, value=4, step=1, label="Samples (k)")

@@ -24,6 +24,7 @@ from shared.checks import as_int
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     encode_prompt,
     generate_tokens,
     generation_queue,
@@ -307,7 +308,8 @@ def build_marketing() -> None:
         max_new_tokens = gr.Slider(16, limits.MARKETING_MAX_NEW_TOKENS, value=96, step=8, label="Max new tokens")
     with gr.Row():
         seed = gr.Number(value=1, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
-        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True)
+        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                            min_width=MODEL_MIN_WIDTH)
     status = gr.Markdown(elem_classes="cm-header")
     checked = gr.HighlightedText(label="Variants: numbers and names checked against your inputs (red = not found)",
                                  color_map=COLOR_MAP, combine_adjacent=False, show_legend=True,

@@ -193,8 +193,10 @@ def load_preset(name):
 def build_gan() -> None:
     gr.Markdown("Two networks play a game: a **generator** (orange points) and a **discriminator** (background).")
     with gr.Row():
-        setting = gr.Dropdown(list(GAN_PRESETS), value=next(iter(GAN_PRESETS)), label="Settings to try", scale=2)
-        preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1)
+        setting = gr.Dropdown(list(GAN_PRESETS), value=next(iter(GAN_PRESETS)), label="Settings to try", scale=2,
+                              min_width=300)
+        preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1,
+                             min_width=220)
     controls = live.controls(main_action=True)
     with gr.Row():
         d_step = gr.Button("One discriminator step", size="sm")
