@@ -110,6 +110,12 @@ SYNTH_VAE_STEPS_MIN, SYNTH_VAE_STEPS_MAX = 100, 3000
 SYNTH_TABLE_MIN_ROWS, SYNTH_TABLE_MAX_ROWS = 60, 2000  # an uploaded table
 SYNTH_TABLE_MAX_COLUMNS = 32
 SYNTH_HISTOGRAM_COLUMNS = 9
+SCIENCE_DIGITS_MAX = 4  # digits per operand of a generate-then-verify problem
+SCIENCE_PROBLEMS_MAX = 8
+SCIENCE_SAMPLES_MAX = 16  # candidates per problem: 8 x 16 short answers stay under a minute or two on 2 busy cores
+SCIENCE_MAX_NEW_TOKENS = 8  # an answer is one number
+SECTORS_TASK_MAX_CHARS = 300  # the task prompted once per sector
+SECTORS_MAX_NEW_TOKENS = 96
 
 # --- topic 10: build your own model (apps/build_your_own/) ---
 BYO_UPLOAD_MAX_BYTES = 2_000_000  # a .txt upload; the whole of Shakespeare is about 4.6 MB as plain text
