@@ -163,6 +163,13 @@ WEAT_PERMUTATIONS_MIN, WEAT_PERMUTATIONS_MAX = 100, 100_000
 PROVENANCE_MAX_SIDE_PX = 768  # larger images are shrunk (with a warning) before watermarking
 PROVENANCE_MESSAGE_CHARS = 4  # 32 bits: what the learned (RivaGAN) watermark carries
 PNG_METADATA_MAX_CHARS = 2000
+MEMORISATION_PROMPT_WORDS_MAX = 40  # words of a text given as the prompt
+MEMORISATION_MAX_NEW_TOKENS = 48  # tokens of the rest the model tries to reproduce
+OVERSIGHT_TEXT_MAX_CHARS = 1500  # the customer's question, the policy, the draft
+OVERSIGHT_NAME_MAX_CHARS = 60
+OVERSIGHT_REASON_MAX_CHARS = 300
+OVERSIGHT_MAX_NEW_TOKENS = 96
+OVERSIGHT_LOG_MAX = 50  # audit records kept per session (the oldest go first)
 
 # --- topic 9: multimodal (apps/multimodal/) ---
 MM_TEXT_MAX_CHARS = 300  # a search query, a chain prompt or a question about a picture

@@ -1,4 +1,6 @@
 """Topic 7, key ideas 3 and 5: generate-then-verify on arithmetic; one model prompted for five sectors, scored."""
+import itertools
+
 import pandas as pd
 import pytest
 
@@ -47,7 +49,7 @@ def test_the_checker_decides_where_the_models_favourite_is_wrong():
     curve = SC.hit_rate_curve(problems, replies)
     assert [k for k, _ in curve] == [1, 2, 3, 4]
     assert curve[0][1] == pytest.approx(0.125) and curve[-1][1] == pytest.approx(0.5)
-    assert all(b >= a for (_, a), (_, b) in zip(curve, curve[1:]))  # more candidates never lower the hit rate
+    assert all(b >= a for (_, a), (_, b) in itertools.pairwise(curve))  # more candidates never lower the hit rate
     text = SC.summary(problems, replies)
     assert "1 of 2 problems" in text and "cannot make a right one" in text
 

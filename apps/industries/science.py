@@ -32,14 +32,21 @@ from matplotlib.figure import Figure
 from apps.industries.coding import pass_at_k
 from shared import limits
 from shared.checks import as_int
-from shared.generation import DEFAULT_MODEL, MODEL_CHOICES, encode_prompt, generate_tokens, generation_queue, make_settings
+from shared.generation import (
+    DEFAULT_MODEL,
+    MODEL_CHOICES,
+    encode_prompt,
+    generate_tokens,
+    generation_queue,
+    make_settings,
+)
 from shared.stopping import StopFlags
 
 OPERATIONS = {"Addition": "+", "Multiplication": "*"}
 # Worked examples in front of each problem: the model continues the pattern with one number (raw continuation).
 FEW_SHOT = {"+": "12 + 7 = 19\n23 + 45 = 68\n8 + 30 = 38\n",
             "*": "12 * 3 = 36\n7 * 8 = 56\n21 * 4 = 84\n"}
-DEFAULTS = dict(operation="Addition", digits=2, n_problems=4, k=8, temperature=1.0, seed=0)
+DEFAULTS = {"operation": "Addition", "digits": 2, "n_problems": 4, "k": 8, "temperature": 1.0, "seed": 0}
 _ANSWER = re.compile(r"\s*(-?\d+)(?![\d.,]\d)")
 
 
