@@ -48,6 +48,7 @@ GENERATOR_LABEL = {"Software": "Creative Machines tiny-emoji-diffusion", "Digita
 FORGED_LABEL = {"Software": "Phone camera", "DigitalSourceType": SOURCE_TYPE_CAMERA}
 WATERMARK_SIDE_PX = 256  # the watermark library refuses smaller images
 DEFAULT_PROMPT = "smiling cat face"
+CAPTIONS = ("1 generator's file", "2 re-saved", "3 cropped", "4 relabelled", "5 real photo")
 
 
 def image_model_id() -> str:
@@ -82,11 +83,11 @@ def versions(fake: np.ndarray, real: np.ndarray) -> list[tuple[str, str, bytes]]
     marked = embed_watermark(fake, MESSAGE, METHOD)
     cropped = _crop(_decode_file(jpeg_bytes(marked)), 0.1)
     return [
-        ("as the generator saved it (watermark + label)", "AI-made", png_with_metadata(marked, GENERATOR_LABEL)),
-        ("re-saved as JPEG (a screenshot, an upload)", "AI-made", jpeg_bytes(marked)),
-        ("cropped 10% and re-saved", "AI-made", jpeg_bytes(cropped)),
-        ("cropped, then labelled as a camera photo", "AI-made", png_with_metadata(cropped, FORGED_LABEL)),
-        ("a real photo, no label", "camera", jpeg_bytes(real)),
+        ("1. as the generator saved it (watermark + label)", "AI-made", png_with_metadata(marked, GENERATOR_LABEL)),
+        ("2. re-saved as JPEG (a screenshot, an upload)", "AI-made", jpeg_bytes(marked)),
+        ("3. cropped 10% and re-saved", "AI-made", jpeg_bytes(cropped)),
+        ("4. cropped, then labelled as a camera photo", "AI-made", png_with_metadata(cropped, FORGED_LABEL)),
+        ("5. a real photo, no label", "camera", jpeg_bytes(real)),
     ]
 
 
@@ -110,12 +111,12 @@ def check_file(data: bytes) -> dict:
     except ValueError:  # too small to decode
         accuracy = 0.0
     label = fields.get("DigitalSourceType")
-    return {"label in the file": {SOURCE_TYPE_AI: "AI-made", SOURCE_TYPE_CAMERA: "camera photo"}.get(label, "none"),
+    return {"what the checks can say": conclusion(label, accuracy >= FOUND_AT),
+            "label in the file": {SOURCE_TYPE_AI: "AI-made", SOURCE_TYPE_CAMERA: "camera photo"}.get(label, "none"),
             "pixel hash": ("matches" if "matches" in hash_check else "does not match" if "NOT" in hash_check
                            else "none stored"),
             "watermark bits right": round(accuracy, 2),
-            "watermark found?": "yes" if accuracy >= FOUND_AT else "no",
-            "what the checks can say": conclusion(label, accuracy >= FOUND_AT)}
+            "watermark found?": "yes" if accuracy >= FOUND_AT else "no"}
 
 
 def check_table(files: list[tuple[str, str, bytes]]) -> pd.DataFrame:
@@ -144,7 +145,7 @@ def build_deepfake() -> None:
         real = square(default_image(), fake.shape[0])
         files = versions(fake, real)
         table = check_table(files)
-        pictures = [(_decode_file(data), name) for name, _, data in files]
+        pictures = [(_decode_file(data), caption) for (_, _, data), caption in zip(files, CAPTIONS)]
         note = f"{summary(table)} · {escape_markdown(bundle.spec.label)}"
         return pictures, table, note
 
@@ -155,8 +156,10 @@ def build_deepfake() -> None:
         seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
     run = gr.Button("Make a fake and check it", variant="primary", elem_classes="cm-main-action")
     note = gr.Markdown(elem_classes="cm-header", elem_id="ethics-deepfake-summary")
-    table = gr.Dataframe(label="What a checker reads from each file's bytes", interactive=False, wrap=True)
-    gallery = gr.Gallery(label="The versions (the pictures are 32 pixels wide, enlarged)", columns=5, height=240,
+    table = gr.Dataframe(label="What a checker reads from each file's bytes", interactive=False, wrap=True,
+                         column_widths=["22%", "9%", "27%", "10%", "11%", "10%", "11%"])
+    gr.Markdown("The five versions (the generated pictures are 32 pixels wide, enlarged):")
+    gallery = gr.Gallery(label="The five versions", show_label=False, columns=5, height=230, object_fit="contain",
                          format="png")
     run.click(fake_ui, inputs=[prompt, seed], outputs=[gallery, table, note], api_name="ethics_deepfake",
               concurrency_id=IMAGES_QUEUE, concurrency_limit=1)

@@ -156,7 +156,7 @@ def routing_note(flags: list[str]) -> str:
 
 
 def build_oversight() -> None:
-    from shared.ui import escape_markdown, friendly_errors, load_model
+    from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
     @friendly_errors
     def draft_ui(question, policy, temperature, seed, model, progress=gr.Progress()):
@@ -168,9 +168,12 @@ def build_oversight() -> None:
         return draft, draft.text, routing_note(draft.flags), "*Waiting for a person's decision: nothing is published.*"
 
     def decision_ui(approve: bool):
-        @friendly_errors
         def handler(draft, reviewer, reason, final_text, log):
-            record = decide(draft, reviewer, approve, reason, final_text)
+            try:
+                record = decide(draft, reviewer, approve, reason, final_text)
+            except ValueError as e:  # a warning, not an error: the published text and the audit record stay in view
+                warn(str(e))
+                return gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if approve:
                 published = (f"**Published**, approved by {escape_markdown(record.reviewer)} at {record.time_utc} UTC:"
                              f"\n\n> {escape_markdown(final_text.strip())}")
@@ -178,7 +181,7 @@ def build_oversight() -> None:
                 published = (f"**Nothing published**: rejected by {escape_markdown(record.reviewer)} "
                              f"({escape_markdown(record.reason)}).")
             log = append(log, record)
-            return draft, published, log, pd.DataFrame(log)
+            return draft, published, log, pd.DataFrame(log).rename(columns=lambda c: c.replace("_", " "))
         return handler
 
     gr.Markdown("The model **drafts**, an automatic check **routes**, a named person **decides**, and the audit "
