@@ -195,7 +195,8 @@ def build_science() -> None:
             bundle = load_model(model, progress=progress)
             for j, problem in enumerate(problems):
                 replies.append([])
-                for i, reply in sample_answers(bundle, problem, k, temperature, int(seed) + 1000 * j):
+                problem_seed = (int(seed) + 1000 * j) % limits.SEED_MAX  # each problem its own samples
+                for i, reply in sample_answers(bundle, problem, k, temperature, problem_seed):
                     if stop.is_set():
                         break
                     replies[-1].append(reply)
