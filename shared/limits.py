@@ -110,6 +110,12 @@ SYNTH_VAE_STEPS_MIN, SYNTH_VAE_STEPS_MAX = 100, 3000
 SYNTH_TABLE_MIN_ROWS, SYNTH_TABLE_MAX_ROWS = 60, 2000  # an uploaded table
 SYNTH_TABLE_MAX_COLUMNS = 32
 SYNTH_HISTOGRAM_COLUMNS = 9
+SCIENCE_DIGITS_MAX = 4  # digits per operand of a generate-then-verify problem
+SCIENCE_PROBLEMS_MAX = 8
+SCIENCE_SAMPLES_MAX = 16  # candidates per problem: 8 x 16 short answers stay under a minute or two on 2 busy cores
+SCIENCE_MAX_NEW_TOKENS = 8  # an answer is one number
+SECTORS_TASK_MAX_CHARS = 300  # the task prompted once per sector
+SECTORS_MAX_NEW_TOKENS = 96
 
 # --- topic 10: build your own model (apps/build_your_own/) ---
 BYO_UPLOAD_MAX_BYTES = 2_000_000  # a .txt upload; the whole of Shakespeare is about 4.6 MB as plain text
@@ -157,6 +163,13 @@ WEAT_PERMUTATIONS_MIN, WEAT_PERMUTATIONS_MAX = 100, 100_000
 PROVENANCE_MAX_SIDE_PX = 768  # larger images are shrunk (with a warning) before watermarking
 PROVENANCE_MESSAGE_CHARS = 4  # 32 bits: what the learned (RivaGAN) watermark carries
 PNG_METADATA_MAX_CHARS = 2000
+MEMORISATION_PROMPT_WORDS_MAX = 40  # words of a text given as the prompt
+MEMORISATION_MAX_NEW_TOKENS = 48  # tokens of the rest the model tries to reproduce
+OVERSIGHT_TEXT_MAX_CHARS = 1500  # the customer's question, the policy, the draft
+OVERSIGHT_NAME_MAX_CHARS = 60
+OVERSIGHT_REASON_MAX_CHARS = 300
+OVERSIGHT_MAX_NEW_TOKENS = 96
+OVERSIGHT_LOG_MAX = 50  # audit records kept per session (the oldest go first)
 
 # --- topic 9: multimodal (apps/multimodal/) ---
 MM_TEXT_MAX_CHARS = 300  # a search query, a chain prompt or a question about a picture

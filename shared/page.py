@@ -219,8 +219,14 @@ JS = r"""
   function tabList(root) {  // the first tab bar inside root (the topics' bar for the document)
     return root.querySelector('[role="tablist"]');
   }
-  function tabButtons(list) { return list ? [...list.querySelectorAll('button[role="tab"]')] : []; }
-  function selectedButton(list) { return tabButtons(list).find((b) => b.getAttribute("aria-selected") === "true"); }
+  function tabButtons(list) {  // a bar's tab buttons, and those Gradio moved into its "More tabs" menu for lack of width
+    if (!list) return [];
+    const menu = list.parentElement && list.parentElement.querySelector(":scope > .overflow-menu .overflow-dropdown");
+    return [...list.querySelectorAll('button[role="tab"]'), ...(menu ? menu.querySelectorAll("button") : [])];
+  }
+  function selectedButton(list) {
+    return tabButtons(list).find((b) => b.getAttribute("aria-selected") === "true" || b.classList.contains("selected"));
+  }
   function openPanel(root) {  // the visible tab panel that belongs to root's first tab bar
     const list = tabList(root);
     if (!list) return null;

@@ -128,3 +128,18 @@ def test_stop_keeps_the_copy_and_code_written_so_far(app_url, browser_page):
     expect(page.get_by_text(re.compile(r"pass@k: parses \(\d/\d\)"))).to_be_visible()
     assert page.locator("[data-testid='status-tracker'] span.error").filter(visible=True).count() == 0
     assert not error_toasts(page)
+
+
+def test_a_lesson_step_opens_a_sub_tab_from_the_more_tabs_menu_and_the_checker_decides(app_url, browser_page):
+    """Six sub-tabs do not fit the pane: Gradio moves the last ones into its "More tabs" menu, and the step still
+    finds them. Step 7 (Science: verify) sets its controls and presses Sample and verify."""
+    page = browser_page
+    open_app(page, f"{app_url}?tab=industries")
+    page.get_by_role("link", name="▶ Set up step 7").click()
+    expect(page.get_by_role("tab", name="Science: verify", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                         timeout=30_000)
+    expect(page.get_by_text(re.compile(r"The checker found a right answer for \d of 4 problems"))) \
+        .to_be_visible(timeout=300_000)
+    assert page.locator("#industries-science-plot").count() == 1
+    assert not error_toasts(page)
+    page.screenshot(path=SCREENSHOTS / "industries_science.png", full_page=True)
