@@ -124,8 +124,7 @@ def collab_figure(groups: list[mmcollab.GroupResult]) -> Figure:
         ax.annotate(f"{g.mean_similarity:.2f}", (i, g.mean_similarity), ha="center", va="bottom", fontsize=10,
                     fontweight="bold")
     ax.set_xticks(range(len(groups)), [g.name for g in groups])
-    ax.set_ylabel("cosine similarity of a pair")
-    ax.set_title("How alike are the openings? (bar: mean of all pairs)", fontsize=10)
+    ax.set_ylabel("cosine similarity of a pair\n(dots: pairs; bar: their mean)")
     ax.axhline(0, color="grey", lw=0.6)
     return fig
 
@@ -158,9 +157,13 @@ def forecast_figure(result: mmforecast.Forecast) -> Figure:
     for (label, value), colour in zip(mmforecast.HEADLINES, ["#c03030", "#dd8452"]):
         ax.axvline(value, color=colour, lw=1.5, ls="--", label=label)
     ax.set_xscale("log")
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+             if bins[0] / 2 <= t <= max(bins[-1], 7.0) * 2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel(f"gain in output over {mmforecast.HORIZON_YEARS} years, % (log scale)")
     ax.set_ylabel("draws")
-    ax.legend(fontsize=7.5, loc="upper left")
+    ax.legend(fontsize=7.5, loc="best")
     return fig
 
 
@@ -479,7 +482,7 @@ def _build_collab_tab():
     plot = gr.Plot(label="Pairwise similarity within each group", format="png")
     summary = gr.Markdown()
     texts = gr.Dataframe(headers=["group", "on theme", "opening"], label="Every opening", interactive=False,
-                         wrap=True)
+                         wrap=True, column_widths=["22%", "10%", "68%"])
     gr.Markdown("What this can and cannot show: the AI writers are one 135M-parameter model, the human set is "
                 "small and fixed, and cosine similarity measures shared topic and wording, not quality. The "
                 "mechanism carries over (a shared source pulls texts together); the sizes do not.",
