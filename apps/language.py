@@ -58,6 +58,7 @@ EXAMPLE_LABELS = [
     "Chat: tips, default sampling",
     "Loop, greedy, no penalty",
     "Same loop, repetition penalty 1.8",
+    "Translate to French, greedy",
 ]
 EXAMPLES = [
     ["Once upon a time, in a quiet village,", "Raw continuation", 0.2, 0, 1.0, 1.0, 48, 7],
@@ -66,6 +67,7 @@ EXAMPLES = [
     ["Give three tips for learning to play the guitar.", "Chat", 0.7, 50, 0.95, 1.1, 96, 42],
     ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.0, 24, 0],
     ["I like apples, apples, apples and", "Raw continuation", 0.0, 0, 1.0, 1.8, 24, 0],
+    ["Translate into French: I love cats.", "Chat", 0.0, 0, 1.0, 1.0, 32, 0],
 ]
 
 

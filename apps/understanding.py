@@ -49,6 +49,7 @@ CLASS_COLORS = np.array([[0.23, 0.45, 0.75], [0.93, 0.49, 0.19], [0.35, 0.65, 0.
 GENERATIVE_MODELS = ("Gaussian mixture", "Kernel density")
 CLICK_MODES = ("Add class 0 (blue)", "Add class 1 (orange)", "Erase nearest")
 CANVAS_PX = 400
+FAR_SPACINGS = 4  # a sample this many typical data spacings from every training point has left the data behind
 
 DEFAULTS = dict(preset="Two moons", n_points=limits.DEFAULT_POINTS, seed=0, model="Gaussian mixture",
                 n_components=8, em_iterations=30, bandwidth=0.2, n_samples=300, temperature=1.0)
@@ -310,6 +311,22 @@ def single_gaussian_log_likelihood(X_train: np.ndarray, X_held: np.ndarray) -> f
 # The discriminative model
 # ---------------------------------------------------------------------------------------------
 
+def novelty(samples: np.ndarray, X_train: np.ndarray) -> tuple[float, float, float]:
+    """How new the samples ``(n, 2)`` are next to the training points ``(m, 2)``, m >= 2.
+
+    Returns:
+        ``(spacing, new_share, far_share)``: the data's typical spacing (median distance from a training point
+        to its nearest other one); the share of samples farther than that from every training point (not
+        near-copies of one); the share farther than ``FAR_SPACINGS`` spacings (new, but off the data).
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    nn = NearestNeighbors(n_neighbors=2).fit(X_train)
+    spacing = max(float(np.median(nn.kneighbors(X_train)[0][:, 1])), 1e-9)  # [:, 0] is the point itself
+    distance = nn.kneighbors(samples, n_neighbors=1)[0][:, 0]  # (n,)
+    return spacing, float((distance > spacing).mean()), float((distance > FAR_SPACINGS * spacing).mean())
+
+
 def fit_classifier(X: np.ndarray, y: np.ndarray, seed: int) -> MLPClassifier | None:
     """A small neural network classifier (sklearn ``MLPClassifier``, two hidden layers of 32), or
     ``None`` when the data has a single class (there is no boundary to learn)."""
@@ -485,6 +502,11 @@ def explain(preset, n_points, seed, points, model, n_components, em_iterations, 
         f"| Gaussian mixture, {len(g.weights)} components, {em_iterations} EM iterations | **{curve[-1, 1]:.3f}** |\n"
         f"| kernel density, bandwidth {bandwidth:.2f} | **{kde_held:.3f}** |"
     )
+    spacing, new_share, far_share = novelty(samples, X_train)
+    table += (f"\n\n**How new are the {n_samples} samples?** **{new_share:.0%}** lie farther from every training "
+              f"point than the data's typical spacing ({spacing:.3f}): new points, not copies. **{far_share:.0%}** "
+              f"lie over {FAR_SPACINGS} spacings from all data: new, but off the pattern. Temperature trades one "
+              "for the other.")
     return (
         classifier_figure(clf, X, y),
         generative_figure(log_density, X, samples, title),

@@ -180,6 +180,8 @@ MM_CHAIN_TEXT_TOKENS = 40  # the language model's short text in the chain
 MM_CHAIN_BARS = 4  # bars of the chain's melody
 MM_TTS_TIMEOUT_S = 15  # espeak-ng gets this long to speak the text
 MM_VLM_MAX_NEW_TOKENS = 96  # answer length of the hub vision-language model
+COLLAB_TOKENS = 48  # at most this many tokens per story opening in the collaboration experiment (topic 9)
+FORECAST_DRAWS = 20_000  # Monte Carlo draws of the economic-impact calculator (topic 9)
 
 # --- topic 6: music (apps/music/) ---
 MELODY_BARS_MAX = 32  # full bars one melody may have

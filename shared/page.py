@@ -243,6 +243,10 @@ JS = r"""
     const panel = openPanel(document);
     return panel ? tabList(panel) : null;
   }
+  function subTabChoices(subs) {  // the bar's buttons, then those that did not fit, in gradio's overflow menu
+    const wrapper = subs.closest(".tab-wrapper") || subs.parentElement;
+    return [...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")];
+  }
 
   // ---- controls, found by their label inside the open (sub-)tab ----
   function controlArea() {  // the open topic: its own controls and those of its open sub-tab
@@ -538,8 +542,8 @@ JS = r"""
     }); } };
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
-        const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));
-        if (!b) notice(`This topic has no part called '${cut(sub)}'. Parts: ${tabButtons(subs).map((x) => slug(x.textContent)).join(", ")}.`);
+        const b = subTabChoices(subs).find((x) => slug(x.textContent) === slug(sub));
+        if (!b) notice(`This topic has no part called '${cut(sub)}'. Parts: ${subTabChoices(subs).map((x) => slug(x.textContent)).join(", ")}.`);
         else if (b.getAttribute("aria-selected") !== "true") b.click();
         afterSub();
       }, 20);

@@ -11,6 +11,10 @@ Three sub-tabs:
   mood (topic 6) -> speech (espeak-ng or a hub voice, when available).
 - **Ask a picture** (``hub.py``): a real vision-language model (SmolVLM-256M-Instruct) from the hub;
   offline, the tiny CLIP's captions stand in, with a warning.
+- **Writing with AI** (``collab.py``): do AI-written story openings resemble each other more than human ones?
+  The homogenisation finding (Doshi and Hauser 2024) rerun on the course's own models.
+- **Forecasts** (``forecast.py``): a Monte Carlo of exposure x adoption x saving, with published estimates as
+  presets: the size of AI's economic effect is uncertain, and the calculator shows how uncertain.
 """
 from __future__ import annotations
 
@@ -24,14 +28,16 @@ from matplotlib.figure import Figure
 
 from apps.multimodal import chain as mmchain
 from apps.multimodal import clip as mmclip
+from apps.multimodal import collab as mmcollab
+from apps.multimodal import forecast as mmforecast
 from apps.multimodal import hub as mmhub
 from apps.multimodal.clip import read_clip  # noqa: F401  (the loader's reader: "apps.multimodal:read_clip")
 from apps.multimodal.hub import read_tts, read_vlm  # noqa: F401  (readers of the hub models)
 from shared import limits, plots
-from shared.catalog import EMBEDDED_EMBEDDER, models_for
+from shared.catalog import EMBEDDED_EMBEDDER, EMBEDDED_LM, models_for
 from shared.catalog import get as catalog_get
-from shared.checks import as_int
-from shared.generation import LM_CONCURRENCY_ID
+from shared.checks import as_float, as_int
+from shared.generation import LM_CONCURRENCY_ID, generation_queue
 from shared.loader import WEIGHTS_DIR, ModelUnavailable, load
 from shared.lru import LRUCache
 from shared.ui import escape_markdown, friendly_errors, load_model, warn
@@ -104,6 +110,71 @@ def map_figure(clip: mmclip.ClipModel, text: dict | None, picture: dict | None) 
     ax.set_ylabel("principal component 2")
     ax.legend(loc="best", fontsize=7.5)
     return fig
+
+
+def collab_figure(groups: list[mmcollab.GroupResult]) -> Figure:
+    """Each group's pairwise similarities as dots, its mean as a bar: higher = the texts are more alike."""
+    fig = Figure(figsize=(7.0, 3.4), tight_layout=True)
+    ax = fig.subplots()
+    colours = ["#4c72b0", "#dd8452", "#55a868"]
+    rng = np.random.default_rng(0)  # horizontal jitter only, so the dots do not hide each other
+    for i, (g, colour) in enumerate(zip(groups, colours)):
+        ax.bar(i, g.mean_similarity, width=0.6, color=colour, alpha=0.35)
+        ax.scatter(i + rng.uniform(-0.22, 0.22, len(g.similarities)), g.similarities, s=12, color=colour)
+        ax.annotate(f"{g.mean_similarity:.2f}", (i, g.mean_similarity), ha="center", va="bottom", fontsize=10,
+                    fontweight="bold")
+    ax.set_xticks(range(len(groups)), [g.name for g in groups])
+    ax.set_ylabel("cosine similarity of a pair\n(dots: pairs; bar: their mean)")
+    ax.axhline(0, color="grey", lw=0.6)
+    return fig
+
+
+def collab_summary(groups: list[mmcollab.GroupResult]) -> str:
+    """Two sentences on the result, in the figures of this run."""
+    human, ai, mixed = groups
+    ratio = ai.mean_similarity / human.mean_similarity if human.mean_similarity > 0 else float("nan")
+    return (f"Mean similarity: human writers **{human.mean_similarity:.2f}**, AI writers given one request "
+            f"**{ai.mean_similarity:.2f}** ({ratio:.1f}× the human figure), human start with AI finish "
+            f"**{mixed.mean_similarity:.2f}**. On theme (mean cosine to *a story about …*): "
+            f"{human.to_theme.mean():.2f}, {ai.to_theme.mean():.2f}, {mixed.to_theme.mean():.2f}. A low similarity "
+            "with a low on-theme score means the model wandered off, not that it was more creative.")
+
+
+def collab_table(groups: list[mmcollab.GroupResult]) -> list[list]:
+    """Rows ``[group, on theme, text]`` for every opening."""
+    return [[g.name, round(float(t), 2), text] for g in groups for text, t in zip(g.texts, g.to_theme)]
+
+
+def forecast_figure(result: mmforecast.Forecast) -> Figure:
+    """The simulated ten-year gains on a log axis, the 90% interval shaded, published headlines marked."""
+    fig = Figure(figsize=(7.0, 3.4), tight_layout=True)
+    ax = fig.subplots()
+    gains = result.gains_pct
+    bins = np.geomspace(max(gains.min(), 1e-3), gains.max() * 1.0001, 60)
+    ax.hist(gains, bins=bins, color="#4c72b0", alpha=0.75)
+    ax.axvspan(result.low_pct, result.high_pct, color="#4c72b0", alpha=0.12, label="90% of draws")
+    ax.axvline(result.median_pct, color="#1f3b66", lw=2, label=f"median {result.median_pct:.2g}%")
+    for (label, value), colour in zip(mmforecast.HEADLINES, ["#c03030", "#dd8452"]):
+        ax.axvline(value, color=colour, lw=1.5, ls="--", label=label)
+    ax.set_xscale("log")
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+             if bins[0] / 2 <= t <= max(bins[-1], 7.0) * 2]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel(f"gain in output over {mmforecast.HORIZON_YEARS} years, % (log scale)")
+    ax.set_ylabel("draws")
+    ax.legend(fontsize=7.5, loc="best")
+    return fig
+
+
+def forecast_summary(result: mmforecast.Forecast) -> str:
+    """The interval in words, and which input makes it wide."""
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in
+                       sorted(result.variance_shares.items(), key=lambda kv: -kv[1]))
+    ratio = result.high_pct / result.low_pct
+    return (f"Ten-year gain: median **{result.median_pct:.2g}%** (about {result.annual_median_pct:.2f}% a year); "
+            f"90% of draws between **{result.low_pct:.2g}%** and **{result.high_pct:.2g}%**, a factor of "
+            f"{ratio:.1f} apart. Share of the uncertainty (variance of the log) from each input: {shares}.")
 
 
 def _labels(matches: list[mmclip.Match]) -> dict[str, float]:
@@ -249,6 +320,29 @@ def ask_ui(model, path, question, progress=gr.Progress()):
         f"{escape_markdown(bundle.spec.label)} · {time.perf_counter() - start:.1f} s · backend: {bundle.backend}")
 
 
+@friendly_errors
+def collab_ui(theme, n, temperature, seed, progress=gr.Progress()):
+    """Run the homogenisation experiment and show its figure, summary and texts."""
+    n = as_int("Writers per group", n, 2, max(len(v) for v in mmcollab.HUMAN_OPENINGS.values()))
+    temperature = as_float("Temperature", temperature, 0.1, limits.TEMPERATURE_MAX)
+    seed = as_int("Seed", seed, 0, limits.SEED_MAX)
+    lm = load_model(EMBEDDED_LM, progress=progress)
+    embedder = load_model(EMBEDDED_EMBEDDER, progress=progress)
+    groups = mmcollab.run_experiment(lm, embedder, theme, n, temperature, seed,
+                                     progress=lambda f, m: progress(f, desc=m))
+    return collab_figure(groups), collab_summary(groups), collab_table(groups)
+
+
+@friendly_errors
+def forecast_ui(exposure_low, exposure_high, adoption_low, adoption_high, saving_low, saving_high, seed):
+    """Simulate the ten-year gain from the six range ends (percent)."""
+    ranges = {"exposure": mmforecast.check_range("exposure", exposure_low, exposure_high),
+              "adoption": mmforecast.check_range("adoption", adoption_low, adoption_high),
+              "saving": mmforecast.check_range("saving", saving_low, saving_high)}
+    result = mmforecast.simulate(ranges, seed=as_int("Seed", seed, 0, limits.SEED_MAX))
+    return forecast_figure(result), forecast_summary(result)
+
+
 # ---------------------------------------------------------------------------------------------
 # The demo
 # ---------------------------------------------------------------------------------------------
@@ -262,6 +356,10 @@ def build() -> None:
             _build_chain_tab()
         with gr.Tab("Ask a picture (hub)", id="mm-vlm"):
             _build_vlm_tab()
+        with gr.Tab("Writing with AI", id="mm-collab"):
+            _build_collab_tab()
+        with gr.Tab("Forecasts", id="mm-forecast"):
+            _build_forecast_tab()
     del search_outputs, caption_parts
 
 
@@ -367,3 +465,53 @@ def _build_vlm_tab():
     info = gr.Markdown(elem_classes="cm-header")
     ask.click(ask_ui, inputs=[model, picture, question], outputs=[answer, info], api_name="multimodal_ask",
               concurrency_id=VLM_CONCURRENCY, concurrency_limit=1)
+
+
+def _build_collab_tab():
+    gr.Markdown("Doshi and Hauser (2024) found that story ideas from GPT-4 made each story more creative but the "
+                "stories more alike. Rerun the comparison on this course's models: eight human-written openings "
+                "per theme (written for the course) against openings the embedded SmolLM2-135M writes for the "
+                "same request, one seed per writer. Similarity: all-MiniLM-L6-v2 sentence vectors, cosine of "
+                "each pair.", elem_classes="cm-header")
+    with gr.Row():
+        theme = gr.Dropdown(list(mmcollab.THEMES), value=mmcollab.THEMES[0], label="Theme", scale=2)
+        n = gr.Slider(2, 8, value=6, step=1, label="Writers per group", scale=1)
+        temperature = gr.Slider(0.1, limits.TEMPERATURE_MAX, value=0.7, step=0.1, label="Temperature", scale=1)
+        seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed", scale=1)
+    run = gr.Button("Run the experiment", variant="primary", elem_classes="cm-main-action")
+    plot = gr.Plot(label="Pairwise similarity within each group", format="png")
+    summary = gr.Markdown()
+    texts = gr.Dataframe(headers=["group", "on theme", "opening"], label="Every opening", interactive=False,
+                         wrap=True, column_widths=["22%", "10%", "68%"])
+    gr.Markdown("What this can and cannot show: the AI writers are one 135M-parameter model, the human set is "
+                "small and fixed, and cosine similarity measures shared topic and wording, not quality. The "
+                "mechanism carries over (a shared source pulls texts together); the sizes do not.",
+                elem_classes="cm-header")
+    run.click(collab_ui, inputs=[theme, n, temperature, seed], outputs=[plot, summary, texts],
+              api_name="multimodal_collab", **generation_queue())
+
+
+def _build_forecast_tab():
+    gr.Markdown("Ten-year gain = **exposure** (share of work AI can do) × **adoption** (share of that where it "
+                "pays and is used) × **saving** (cost saved per task), as in Acemoglu (2024). Give each a range; "
+                f"{limits.FORECAST_DRAWS:,} random draws show how wide the answer is. The presets hold each "
+                "paper's inputs; their ranges are the course's.", elem_classes="cm-header")
+    sliders = []
+    with gr.Row():
+        for name, (low, high) in (("exposure", (15, 25)), ("adoption", (15, 35)), ("saving", (10, 20))):
+            with gr.Column(min_width=160):
+                sliders.append(gr.Slider(0.1, 100, value=low, step=0.1, label=f"{name.capitalize()} low, %"))
+                sliders.append(gr.Slider(0.1, 100, value=high, step=0.1, label=f"{name.capitalize()} high, %"))
+    seed = gr.Number(value=0, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
+    run = gr.Button("Simulate", variant="primary", elem_classes="cm-main-action")
+    plot = gr.Plot(label="Simulated ten-year gains", format="png")
+    summary = gr.Markdown()
+    gr.Examples([[r.low_pct if i == 0 else r.high_pct for r in ranges.values() for i in (0, 1)]
+                 for ranges in mmforecast.PRESETS.values()], inputs=sliders, example_labels=list(mmforecast.PRESETS),
+                label="Presets (click, then Simulate)")
+    gr.Markdown("Sources: Acemoglu (2024) 19.9% of tasks exposed, 23% profitable to automate, 14.4% average cost "
+                "saving → 0.66% more TFP in ten years; Goldman Sachs (Hatzius et al. 2023) a quarter of work "
+                "automatable → 7% more world GDP (their method differs; the preset matches its headline); "
+                "Eloundou et al. (2023) 15% of tasks exposed, 47–56% with software built on language models.",
+                elem_classes="cm-header")
+    run.click(forecast_ui, inputs=[*sliders, seed], outputs=[plot, summary], api_name="multimodal_forecast")

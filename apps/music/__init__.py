@@ -24,6 +24,7 @@ from apps.music.melody import (
     Melody,
     figure_image,
     generate_melody,
+    opening_text,
     piano_roll,
     read_melody_model,
     render_audio,
@@ -155,6 +156,16 @@ def melody_ui(style, key, mode, time_signature, bars, temperature, top_k, seed, 
     return (melody, audio, roll, melody.abc, midi, summary, slider, *inside)
 
 
+@friendly_errors
+def keep_ui(melody: Melody | None, bars):
+    """The melody's first bars into the opening box (with its key, mode and metre), for the learner to edit and
+    continue: the model proposes, the person edits, the model continues."""
+    if melody is None:
+        raise ValueError("Generate a melody first; then keep its first bars as your opening.")
+    bars = as_int("Bars to keep", bars, 1, limits.MELODY_BARS_MAX)
+    return opening_text(melody, bars), melody.key, melody.mode, melody.time_signature
+
+
 def step_ui(melody: Melody | None, step):
     if melody is None or not melody.steps:
         return gr.skip(), gr.skip(), gr.skip()
@@ -212,7 +223,12 @@ def _build_melody() -> None:
             opening = gr.Textbox(label="Opening to continue (optional)", lines=3, max_length=limits.MELODY_OPENING_MAX_CHARS,
                                  placeholder="Note names: C4 D4 E4:2 r G4 (a :number is beats; r = rest)\n"
                                              "or ABC: X:1 / M:6/8 / L:1/8 / K:G then the notes")
-            gr.Markdown("Listen, then step through **Look inside** to see what the model weighed at every note.",
+            with gr.Row(equal_height=True):
+                keep_bars = gr.Slider(1, limits.MELODY_BARS_MAX, value=2, step=1, label="Bars to keep", scale=2)
+                keep = gr.Button("Keep as opening", size="sm", scale=1)
+            gr.Markdown("Listen, then step through **Look inside** to see what the model weighed at every note. "
+                        "To co-write: **Keep as opening** copies the melody's first bars here; change a note, "
+                        "then **Generate melody** again and the model continues your version.",
                         elem_classes="cm-header")
         with gr.Column(scale=2):
             audio = gr.Audio(label="Listen", type="numpy", interactive=False, elem_id="music-audio")
@@ -243,6 +259,8 @@ def _build_melody() -> None:
         button.click(lambda v=values: v, outputs=controls, api_visibility="private").then(
             melody_ui, inputs=controls, outputs=outputs, api_visibility="private",
             concurrency_id=CONCURRENCY_ID, concurrency_limit=2)
+    keep.click(keep_ui, inputs=[melody_state, keep_bars], outputs=[opening, key, mode, time_signature],
+               api_visibility="private")
     step.change(step_ui, inputs=[melody_state, step], outputs=[roll, candidates, step_info],
                 api_visibility="private", trigger_mode="always_last")
 

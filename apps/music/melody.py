@@ -21,6 +21,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,41 @@ def parse_opening(text: str, time_signature: str, max_notes: int = limits.MELODY
                              "check the lengths or add a bar line.")
         notes.append(ev.Note(pitch, ticks, bar))
     return {**parsed, "notes": notes, "time_signature": parsed["time_signature"], "format": "ABC"}
+
+
+def opening_text(melody: Melody, bars: int) -> str:
+    """The first ``bars`` full bars of ``melody`` as text for the opening box, so a learner can edit the model's
+    notes and let it continue (the human-machine loop of lesson 6).
+
+    Note names, one bar per ``|`` (``"G4:0.5 A4:0.5 B4 | ..."``, a duration in beats after ``:``, 1 by default;
+    ``r`` a rest), in the melody's key spelling. A melody that starts with a pick-up bar comes back as ABC
+    instead, which keeps the pick-up (note names are laid out from the first beat).
+
+    Raises:
+        ValueError: ``bars`` is not 1 .. the melody's number of full bars, or the bars hold more notes than an
+            opening may (``limits.MELODY_OPENING_MAX_NOTES``).
+    """
+    if not melody.notes:
+        raise ValueError("The melody has no notes to keep.")
+    length = ev.bar_ticks(melody.time_signature)
+    pickup = sum(n.ticks for n in melody.notes if n.bar == 0) < length and melody.notes[-1].bar > 0
+    full_bars = melody.notes[-1].bar + 1 - int(pickup)
+    if not isinstance(bars, int) or not 1 <= bars <= full_bars:
+        raise ValueError(f"Keep from 1 to {full_bars} bars: the melody has {full_bars}.")
+    kept = [n for n in melody.notes if n.bar < bars + int(pickup)]
+    if len(kept) > limits.MELODY_OPENING_MAX_NOTES:
+        raise ValueError(f"Those bars hold {len(kept)} notes; an opening may have {limits.MELODY_OPENING_MAX_NOTES}. "
+                         "Keep fewer bars.")
+    if pickup:
+        return to_abc(kept, melody.tonic, melody.mode, melody.time_signature, title="Your opening")
+    bars_text: dict[int, list[str]] = {}
+    for n in kept:
+        beats = Fraction(n.ticks, ev.TICKS_PER_QUARTER)
+        duration = "" if beats == 1 else ":" + (f"{float(beats):g}" if beats.denominator in (1, 2, 4, 8)
+                                                   else f"{beats.numerator}/{beats.denominator}")
+        name = "r" if n.pitch is None else pitch_name(n.pitch, melody.tonic, melody.mode)
+        bars_text.setdefault(n.bar, []).append(name + duration)
+    return " | ".join(" ".join(words) for _, words in sorted(bars_text.items()))
 
 
 def _validate(style, key, mode, time_signature, bars, temperature, top_k, seed) -> tuple:
