@@ -205,7 +205,7 @@ def article(phrase: str) -> str:
     first = phrase.split()[0] if phrase else ""
     if phrase.startswith("flag of "):
         return "the "
-    if not first or first[0].isdigit() or first in ("two", "people", "family") or re.fullmatch(r"\w+[^su]s", first):
+    if not first or first.isdigit() or first in ("two", "people", "family") or re.fullmatch(r"\w+[^su]s", first):
         return ""
     return "an " if first[0] in "aeiou" else "a "
 
