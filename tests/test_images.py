@@ -244,6 +244,15 @@ def test_the_emoji_data_split_is_deterministic_and_disjoint():
         held_out_split(10, fraction=1.0)
 
 
+def test_a_pipeline_folder_says_how_it_reads_prompts(tmp_path):
+    """The first model has no text_encoder.json: 16 plain MiniLM tokens; the second asks for the sentence vector."""
+    from apps import images
+
+    assert images._text_conditioning(tmp_path) == {"max_tokens": 16, "sentence_token": False}
+    (tmp_path / "text_encoder.json").write_text('{"max_tokens": 16, "sentence_token": true}')
+    assert images._text_conditioning(tmp_path) == {"max_tokens": 16, "sentence_token": True}
+
+
 def test_a_step_view_of_one_step_hides_its_slider_instead_of_erring():
     """Gradio refuses a slider whose maximum equals its minimum ("Slider minimum must be less than maximum")."""
     import numpy as np
