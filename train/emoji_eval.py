@@ -16,7 +16,7 @@ defaults (25 DDIM steps, guidance 5):
 - **colour named shows**: a held-out colour template with a colour chosen at random (not the subject's own);
   a hit when that colour is the commonest colour word among the image's non-white pixels
   (:func:`train.emoji_styles.colour_name`).
-- **seconds per image**: one image, 25 steps, median of 3, after a warm-up.
+- **seconds per image**: one image, 25 steps, median of 5 taken in turns with the baseline, after a warm-up.
 
 ``--grid`` writes a PNG: one row per prompt (12), three seeds, the new model left and the baseline right.
 """
@@ -92,14 +92,18 @@ def mean_seed_difference(images: np.ndarray) -> float:
     return float(np.mean([np.abs(x[i] - x[j]).mean() for i, j in pairs]))
 
 
-def seconds_per_image(pipe, repeats: int = 3) -> float:
-    generate(pipe, ["a photo of a cat"], [0])
-    times = []
+def seconds_per_image(pipes: dict, repeats: int = 5) -> dict[str, float]:
+    """Median seconds for one image at the defaults, per pipeline; the pipelines take turns, so a busy
+    machine slows them alike."""
+    times: dict[str, list[float]] = {label: [] for label in pipes}
+    for label, pipe in pipes.items():
+        generate(pipe, ["a photo of a cat"], [0])  # warm-up
     for r in range(repeats):
-        t = time.perf_counter()
-        generate(pipe, ["a photo of a cat"], [r])
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for label, pipe in pipes.items():
+            t = time.perf_counter()
+            generate(pipe, ["a photo of a cat"], [r])
+            times[label].append(time.perf_counter() - t)
+    return {label: round(statistics.median(t), 3) for label, t in times.items()}
 
 
 def evaluate(pipe, ds, picks: list[int], rng_seed: int = 0) -> dict:
@@ -182,9 +186,10 @@ def main(argv: list[str] | None = None) -> None:
     picks = [int(s) for s in np.random.default_rng(21).choice(len(ds.subjects), args.subjects, replace=False)]
     pipes = {"new": load_pipeline(args.pipeline), "baseline": load_pipeline(args.baseline)}
     figures = {}
+    seconds = seconds_per_image(pipes)
     for label, pipe in pipes.items():
         figures[label] = evaluate(pipe, ds, picks)
-        figures[label]["seconds_per_image"] = round(seconds_per_image(pipe), 3)
+        figures[label]["seconds_per_image"] = seconds[label]
         print(label, json.dumps({k: v for k, v in figures[label].items() if k != "examples"}), flush=True)
     if args.grid:
         grid(list(pipes.values()), args.grid)
