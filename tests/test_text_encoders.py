@@ -32,7 +32,7 @@ def test_position_zero_is_the_mean_of_the_unmasked_tokens_and_the_rest_are_minil
 
 def test_sentences_of_one_meaning_get_closer_sentence_vectors_than_cls_vectors(minilm):
     """Why the sentence vector: a paraphrase lands nearer its caption than an unrelated caption does."""
-    tokenizer, plain, with_sentence = minilm
+    tokenizer, _plain, with_sentence = minilm
     texts = ["green apple", "a photo of a green apple on a table", "flag of japan"]
     t = tokenizer(texts, padding="max_length", max_length=16, return_tensors="pt")
     with torch.no_grad():

@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> None:
         from diffusers import UNet2DConditionModel
 
         first = UNet2DConditionModel.from_pretrained(INIT_DIR / "unet", dtype=torch.float32).state_dict()
-        missing, unexpected = unet.load_state_dict(first, strict=False)
+        missing, _unexpected = unet.load_state_dict(first, strict=False)
         log(f"UNet started from {INIT_DIR.name}; new layers: {sorted({k.split('.')[0] for k in missing})}")
         ema.load_state_dict(unet.state_dict())
         step, elapsed, running = 0, 0.0, None

@@ -328,8 +328,10 @@ def _style_members(tarballs: dict[str, Path]):
     def read(style: str, subject: dict) -> bytes | None:
         if style == "noto":
             member = members[style].get(f"package/img/google/64/{subject['image']}")
+        elif style == "twemoji" and subject["has_twitter"]:
+            member = members[style].get(f"package/img/twitter/64/{subject['image']}")
         elif style == "twemoji":
-            member = members[style].get(f"package/img/twitter/64/{subject['image']}") if subject["has_twitter"] else None
+            member = None
         else:
             member = fluent.get(subject["code"])
         return tars[style].extractfile(member).read() if member is not None else None
