@@ -85,15 +85,26 @@ def _text_encoder_folder(report) -> Path:
         raise loader.ModelUnavailable(f"The text encoder is missing. {e}") from e
 
 
+def _text_conditioning(folder: Path) -> dict:
+    """How a project-trained pipeline reads prompts, from its ``text_encoder.json`` (absent in the first
+    model): ``max_tokens`` MiniLM tokens, and whether MiniLM's sentence vector is appended as one more token
+    (``shared.text_encoders.MiniLMWithSentenceToken``)."""
+    path = folder / "text_encoder.json"
+    settings = json.loads(path.read_text()) if path.exists() else {}
+    return {"max_tokens": int(settings.get("max_tokens", EMBEDDED_MAX_TOKENS)),
+            "sentence_token": bool(settings.get("sentence_token", False))}
+
+
 def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str | None, report):
     """Read a text-to-image pipeline for the shared loader; returns ``(pipeline, None)``.
 
     ``source`` is a folder or a hub repo id. A folder whose ``model_index.json`` names no text encoder is a
     project-trained pipeline (``train/images.py``): it gets all-MiniLM-L6-v2 (from its wheel, else the hub) as
     text encoder (``use_attention_mask=True``, prompts cut at 16 tokens), runs in float32, and has no safety
-    checker. Any other folder or repo goes through ``AutoPipelineForText2Image.from_pretrained`` (safetensors
-    only, no remote code) in the loader's ``dtype``. No CPU offload is used: the pipeline is moved whole to
-    ``device``.
+    checker; a ``text_encoder.json`` beside ``model_index.json`` may ask for MiniLM's sentence vector as an
+    extra token (:func:`_text_conditioning`). Any other folder or repo goes through
+    ``AutoPipelineForText2Image.from_pretrained`` (safetensors only, no remote code) in the loader's ``dtype``.
+    No CPU offload is used: the pipeline is moved whole to ``device``.
 
     Raises:
         OSError: the files are missing (the loader turns this into its fallback notice).
@@ -106,10 +117,14 @@ def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str
     if index is not None and index.exists() and json.loads(index.read_text()).get("text_encoder", [None])[0] is None:
         from transformers import AutoModel, AutoTokenizer
 
+        from shared.text_encoders import MiniLMWithSentenceToken
+
         report(0.3, "Reading the MiniLM text encoder")
         folder = _text_encoder_folder(report)
-        tokenizer = AutoTokenizer.from_pretrained(folder, model_max_length=EMBEDDED_MAX_TOKENS)
-        text_encoder = AutoModel.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
+        conditioning = _text_conditioning(Path(source))
+        tokenizer = AutoTokenizer.from_pretrained(folder, model_max_length=conditioning["max_tokens"])
+        encoder_class = MiniLMWithSentenceToken if conditioning["sentence_token"] else AutoModel
+        text_encoder = encoder_class.from_pretrained(folder, dtype=torch.float32, use_safetensors=True)
         text_encoder.config.use_attention_mask = True  # as in training: padding tokens are masked
         report(0.6, "Reading the UNet and the autoencoder")
         pipe = StableDiffusionPipeline.from_pretrained(

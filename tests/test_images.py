@@ -244,6 +244,34 @@ def test_the_emoji_data_split_is_deterministic_and_disjoint():
         held_out_split(10, fraction=1.0)
 
 
+def test_a_pipeline_folder_says_how_it_reads_prompts(tmp_path):
+    """The first model has no text_encoder.json: 16 plain MiniLM tokens; the second asks for the sentence vector."""
+    from apps import images
+
+    assert images._text_conditioning(tmp_path) == {"max_tokens": 16, "sentence_token": False}
+    (tmp_path / "text_encoder.json").write_text('{"max_tokens": 16, "sentence_token": true}')
+    assert images._text_conditioning(tmp_path) == {"max_tokens": 16, "sentence_token": True}
+
+
+def test_a_folder_asking_for_the_sentence_vector_draws_with_it_negative_prompt_and_step_view_included(tmp_path):
+    """text_encoder.json switches the encoder to MiniLMWithSentenceToken; prompt and negative prompt keep one shape."""
+    import shutil
+    from types import SimpleNamespace
+
+    from shared.text_encoders import MiniLMWithSentenceToken
+    from train.images import OUT_DIR
+
+    folder = tmp_path / "pipeline"
+    shutil.copytree(OUT_DIR, folder, ignore=shutil.ignore_patterns("*.png", "*.csv", "*.txt", "README.md"))
+    (folder / "text_encoder.json").write_text('{"max_tokens": 16, "sentence_token": true}')
+    pipe, _ = images.read_pipeline(folder, dtype=None, device="cpu", local_only=True, revision=None,
+                                   report=lambda *a, **k: None)
+    assert isinstance(pipe.text_encoder, MiniLMWithSentenceToken)
+    result = images.generate(SimpleNamespace(model=pipe), "a photo of a green apple", negative_prompt="blurry",
+                             num_inference_steps=2)
+    assert result.images[0].shape == (32, 32, 3) and len(result.frames) == 2
+
+
 def test_a_step_view_of_one_step_hides_its_slider_instead_of_erring():
     """Gradio refuses a slider whose maximum equals its minimum ("Slider minimum must be less than maximum")."""
     import numpy as np
