@@ -245,7 +245,7 @@ JS = r"""
   }
   function subTabChoices(subs) {  // the bar's buttons, then those that did not fit, in gradio's overflow menu
     const wrapper = subs.closest(".tab-wrapper") || subs.parentElement;
-    return [...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")];
+    return [...new Set([...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")])];
   }
 
   // ---- controls, found by their label inside the open (sub-)tab ----
