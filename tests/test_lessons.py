@@ -73,3 +73,34 @@ def test_glossary_terms_are_defined_once():
     headings = re.findall(r"^###\s+(.+)$", GLOSSARY.read_text(encoding="utf-8"), re.M)
     assert len(headings) >= 30
     assert len({slug(h) for h in headings}) == len(headings)
+
+
+# --- every key idea live: the README's table, checked against the lessons (issue 22) ------------------------
+
+README = LESSONS.parent / "README.md"
+KEY_IDEA_ROW = re.compile(r"^\| (\d+)\.(\d) \| [^|]+ \| ([^|]+) \| (\d+) \| ([^|]+) \|$", re.M)
+
+
+def key_idea_rows() -> dict[tuple[int, int], tuple[str, int, str]]:
+    """``(topic, idea) -> (heading, step, what shows it)`` from the README's key-idea table."""
+    rows = KEY_IDEA_ROW.findall(README.read_text(encoding="utf-8"))
+    return {(int(t), int(k)): (heading.strip(), int(step), shown.strip()) for t, k, heading, step, shown in rows}
+
+
+def test_the_readme_names_a_heading_and_a_step_for_each_of_the_50_key_ideas():
+    rows = key_idea_rows()
+    assert sorted(rows) == [(topic.number, k) for topic in TOPICS for k in range(1, 6)]
+
+
+@pytest.mark.parametrize("topic", TOPICS, ids=lambda t: t.slug)
+def test_each_key_idea_is_taught_under_its_heading_and_set_up_by_a_linked_try_it_step(topic):
+    text = lesson(topic)
+    marked = {int(k): h.strip() for k, h in re.findall(r"<!-- key-idea: (\d) -->\s*\n##+ (.+)", text)}
+    try_it = section(text, "Try it")
+    for (number, idea), (heading, step, shown) in key_idea_rows().items():
+        if number != topic.number:
+            continue
+        assert marked[idea] == heading, f"key idea {number}.{idea}: the lesson marks {marked[idea]!r}"
+        assert re.search(rf"^{step}\. \[▶ Set up step {step}\]\(\?tab={topic.slug}[&)]", try_it, re.M), (
+            f"key idea {number}.{idea}: step {step} is not a linked Try-it step of lesson {number}")
+        assert shown, f"key idea {number}.{idea}: the table does not say what shows it live"
