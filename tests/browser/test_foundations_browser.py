@@ -26,10 +26,10 @@ def test_training_the_spiral_live_moves_the_picture_and_the_step_count(app_url, 
     page = browser_page
     open_app(page, f"{app_url}?tab=foundations")
     expect(page.get_by_role("tab", name="Playground", exact=True)).to_be_visible(timeout=30_000)
-    expect(page.get_by_text(re.compile(r"parameters · layers 2 → 8 → 8 → 8 → 2"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"parameters · layers 2 → 16 → 16 → 2"))).to_be_visible(timeout=30_000)
     for feature in ("sin x", "sin y"):  # a structural change: the network resets with 4 inputs
         page.get_by_label(feature, exact=True).check()
-    expect(page.get_by_text(re.compile(r"parameters · layers 4 → 8"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(re.compile(r"parameters · layers 4 → 16"))).to_be_visible(timeout=30_000)
 
     visible_button(page, "Play").click()
     expect(page.get_by_text(re.compile(r"^Step [\d,]+ ·")).filter(visible=True).first).to_be_visible(timeout=30_000)
