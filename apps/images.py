@@ -87,7 +87,7 @@ def _text_encoder_folder(report) -> Path:
 
 def _text_conditioning(folder: Path) -> dict:
     """How a project-trained pipeline reads prompts, from its ``text_encoder.json`` (absent in the first
-    model): ``max_tokens`` MiniLM tokens, and whether MiniLM's sentence vector is appended as one more token
+    model): ``max_tokens`` MiniLM tokens, and whether MiniLM's sentence vector takes the [CLS] token's place
     (``shared.text_encoders.MiniLMWithSentenceToken``)."""
     path = folder / "text_encoder.json"
     settings = json.loads(path.read_text()) if path.exists() else {}
@@ -101,8 +101,8 @@ def read_pipeline(source, *, dtype, device: str, local_only: bool, revision: str
     ``source`` is a folder or a hub repo id. A folder whose ``model_index.json`` names no text encoder is a
     project-trained pipeline (``train/images.py``): it gets all-MiniLM-L6-v2 (from its wheel, else the hub) as
     text encoder (``use_attention_mask=True``, prompts cut at 16 tokens), runs in float32, and has no safety
-    checker; a ``text_encoder.json`` beside ``model_index.json`` may ask for MiniLM's sentence vector as an
-    extra token (:func:`_text_conditioning`). Any other folder or repo goes through
+    checker; a ``text_encoder.json`` beside ``model_index.json`` may ask for MiniLM's sentence vector in the
+    [CLS] token's place (:func:`_text_conditioning`). Any other folder or repo goes through
     ``AutoPipelineForText2Image.from_pretrained`` (safetensors only, no remote code) in the loader's ``dtype``.
     No CPU offload is used: the pipeline is moved whole to ``device``.
 
