@@ -493,7 +493,8 @@ def build() -> None:
             gr.Examples(EXAMPLES, inputs=[prompt, seed], label="Prompts to try", example_labels=EXAMPLE_LABELS)
             # No floating label over the first picture: each picture's caption says what it is
             gallery = gr.Gallery(label="Images", show_label=False, columns=4, height=210, format="png",
-                                 object_fit="contain", type="numpy", elem_id="images-gallery")
+                                 object_fit="contain", type="numpy", elem_id="images-gallery",
+                                 elem_classes="cm-strip")  # four columns that fit the pane (see shared/page.py)
         with gr.Tab("Compare", id="images-compare"):
             with gr.Row():
                 mode = gr.Radio(list(COMPARE_MODES), value=COMPARE_MODES[0], label="Compare")
