@@ -31,6 +31,7 @@ from shared.generation import (
     generation_queue,
     make_settings,
 )
+from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 DEFAULT_POLICY = ("Tickets can be refunded within 24 hours of booking.\n"
                   "Bereavement fares must be requested before travel.\n"
@@ -156,8 +157,6 @@ def routing_note(flags: list[str]) -> str:
 
 
 def build_oversight() -> None:
-    from shared.ui import escape_markdown, friendly_errors, load_model, warn
-
     @friendly_errors
     def draft_ui(question, policy, temperature, seed, model, progress=gr.Progress()):
         prompt = build_prompt(question, policy)

@@ -41,6 +41,7 @@ from shared.generation import (
     make_settings,
 )
 from shared.stopping import StopFlags
+from shared.ui import escape_markdown, friendly_errors, load_model
 
 OPERATIONS = {"Addition": "+", "Multiplication": "*"}
 # Worked examples in front of each problem: the model continues the pattern with one number (raw continuation).
@@ -182,8 +183,6 @@ STOPS = StopFlags()  # the Stop button's flags, one per session
 
 
 def build_science() -> None:
-    from shared.ui import escape_markdown, friendly_errors, load_model
-
     @friendly_errors
     def sample_and_verify(operation, digits, n_problems, k, temperature, seed, model, request: gr.Request | None = None,
                           progress=gr.Progress()):

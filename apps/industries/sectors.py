@@ -32,6 +32,7 @@ from shared.generation import (
     validate_prompt,
 )
 from shared.stopping import StopFlags
+from shared.ui import escape_markdown, friendly_errors, load_model
 
 # Each sector's description: what its texts are about, for the similarity score.
 SECTORS = {
@@ -127,8 +128,6 @@ STOPS = StopFlags()  # the Stop button's flags, one per session
 
 
 def build_sectors() -> None:
-    from shared.ui import escape_markdown, friendly_errors, load_model
-
     @friendly_errors
     def prompt_sectors(task, model, temperature, max_new_tokens, seed, request: gr.Request | None = None,
                        progress=gr.Progress()):
