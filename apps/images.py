@@ -1,10 +1,11 @@
 """Topic 5 demo: text to image with a latent diffusion model, watched and steered step by step.
 
-The embedded model, tiny-emoji-diffusion (``weights/tiny-emoji-diffusion``, trained by ``train/images.py``), is
+The embedded model, tiny-emoji-diffusion-2 (``weights/tiny-emoji-diffusion-2``, trained by
+``train/emoji_diffusion.py`` from the first model, ``weights/tiny-emoji-diffusion`` by ``train/images.py``), is
 Stable Diffusion in miniature (Rombach et al. 2022): a ``UNet2DConditionModel`` removes noise (Ho et al. 2020)
 from 8x8x4 latents of a small ``AutoencoderKL`` (Kingma & Welling 2014), attending to the token embeddings of
-all-MiniLM-L6-v2 (the text encoder, from its wheel or else the hub), steered by classifier-free guidance
-(Ho & Salimans 2022).
+all-MiniLM-L6-v2 (the text encoder, from its wheel or else the hub; the second model also reads MiniLM's sentence
+vector), steered by classifier-free guidance (Ho & Salimans 2022).
 Hub models (SD-Turbo, Sauer et al. 2023; Stable Diffusion 1.5) go through the same shared loader and the same
 code: one ``callback_on_step_end`` and one UNet forward hook record, at every step, the noisy latent and the
 model's prediction of the clean image. Schedulers (DDPM; DDIM, Song et al. 2021; Euler, Karras et al. 2022) are
@@ -27,7 +28,8 @@ from shared.checks import as_float, as_int
 from shared.ui import escape_markdown, friendly_errors, load_model, warn
 
 TASK = "text-to-image"
-EMBEDDED_T2I = "tiny-emoji-diffusion"
+EMBEDDED_T2I = "tiny-emoji-diffusion-2"
+FIRST_T2I = "tiny-emoji-diffusion"  # the first model (544 Noto emoji): kept to compare against
 CONCURRENCY_ID = "images-pipeline"
 SCHEDULERS = ("DDIM", "DDPM", "Euler")
 EMBEDDED_MAX_TOKENS = 16  # MiniLM tokens per prompt the embedded model was trained with ([CLS] + 14 + [SEP])
@@ -39,11 +41,16 @@ MODEL_DEFAULTS = {  # steps, guidance a model is meant to be used with
     "hub:sd-turbo": (1, 1.0),
 }
 EXAMPLES = [
-    ["red heart", 0], ["smiling cat face", 0], ["pizza", 1], ["a happy face", 2], ["dog face", 3],
-    ["banana", 4], ["", 5],
+    ["smiling cat face", 0], ["a red car", 0], ["a yellow star", 0], ["an umbrella in the rain", 0],
+    ["a smiling cat face in 3D style", 0], ["a bicycle", 0], ["dog face", 3], ["", 5],
 ]
-EXAMPLE_LABELS = ["red heart", "smiling cat face", "pizza", "a happy face (paraphrase)", "dog face", "banana",
-                  "empty prompt = unconditional"]
+EXAMPLE_LABELS = ["smiling cat face", "a red car (a colour)", "a yellow star", "an umbrella in the rain (a sentence)",
+                  "in 3D style (a style)", "a bicycle", "dog face", "empty prompt = unconditional"]
+# The embedded model learnt one of its three styles from Twemoji, whose licence (CC-BY 4.0) asks for credit
+CREDIT = ("The embedded model's pictures in flat style derive from [Twemoji](https://github.com/twitter/twemoji) "
+          "(Copyright Twitter, Inc. and other contributors, [CC-BY 4.0](https://creativecommons.org/licenses/by/4.0/)); "
+          "its other styles from Google's Noto Color Emoji (Apache-2.0) and Microsoft's Fluent Emoji (MIT). "
+          "Model card: `weights/tiny-emoji-diffusion-2/README.md`.")
 COMPARE_MODES = ("Two prompts, same seed", "Guidance 1 vs 7 vs 15")
 COMPARE_GUIDANCE = (1.0, 7.0, 15.0)
 # Approximate RGB of Stable Diffusion 1.x/2.x latents (a linear map, as ComfyUI's previews use): decoding
@@ -481,7 +488,8 @@ def build() -> None:
     gr.Markdown("### Text to image, one denoising step at a time")
     with gr.Row():
         prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], max_lines=2, scale=2,
-                            info="Empty = unconditional. The emoji model knows faces, animals, food and sports.")
+                            info="Empty = unconditional. The emoji model knows about 1,900 emoji (faces, animals, "
+                                 "food, objects, flags) in three styles: ask for a colour or a style (\"in 3D style\").")
         negative = gr.Textbox(label="Negative prompt", value="", max_lines=2, scale=1,
                               info="Replaces the empty prompt in guidance: steer away from it.")
     # Laid out with the settings below the tabs; created here because the examples set it.
@@ -525,6 +533,7 @@ def build() -> None:
                              label="Guidance scale", info="0 = ignore the prompt · 1 = prompt alone · >1 = guided")
         seed.render()
         batch = gr.Slider(1, limits.IMAGES_BATCH_MAX, value=DEFAULTS["batch_size"], step=1, label="Images")
+    gr.Markdown(CREDIT, elem_classes="cm-credit")
     info = gr.Markdown(elem_classes="cm-header")
     with gr.Accordion("Step by step: the image emerging from noise", open=True):
         frames_state = gr.State([])

@@ -1,11 +1,13 @@
-"""Topic 5 figures: tiny-emoji-diffusion's seconds per image (goal under 2 s for 25 steps on 2 cores), the cost
-of the step view (goal under 10% extra per step), and the quality bar: for 20 prompts naming things in the data,
-how often the generated image's nearest training image has a caption with the prompt's subject.
+"""Topic 5 figures: the embedded model's seconds per image (goal under 2 s for 25 steps on 2 cores) against the
+first model's in the same run, the cost of the step view (goal under 10% extra per step), and the quality bar:
+for 20 prompts naming emoji of the first model's data, how often the generated image's nearest training image
+has a caption with the prompt's subject (the second model's own evaluation is ``train/emoji_eval.py``).
 
-    python bench/images.py [--repeats 3] [--threads 2] [--grid weights/tiny-emoji-diffusion/samples.png]
+    python bench/images.py [--repeats 3] [--threads 2] [--grid samples.png]
 
 Speed: ``apps.images.generate`` at the demo's defaults (25 DDIM steps, guidance 5, one image), with the step view
-(a forward hook + one 2-image VAE decode per step) and without; the median of ``--repeats`` runs.
+(a forward hook + one 2-image VAE decode per step) and without; the median of ``--repeats`` runs, the two
+models' runs interleaved so that a busy machine slows both alike.
 Quality: one image per prompt (seed 0, defaults); its nearest neighbour by pixel distance among the training
 emoji *as the autoencoder reconstructs them* (the sharpest the model could draw), compared at 16x16. A hit when
 one of that neighbour's captions contains the subject word. Baseline: the same with the empty prompt
@@ -56,7 +58,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from apps.images import DEFAULTS, EMBEDDED_T2I, generate, upscale
+    from apps.images import DEFAULTS, EMBEDDED_T2I, FIRST_T2I, generate, upscale
     from shared.loader import load
     from train.emoji_data import load_emoji_dataset
     from train.images import DEFAULT_CATEGORIES
@@ -67,10 +69,16 @@ def main() -> None:
     steps = DEFAULTS["num_inference_steps"]
     generate(bundle, "pizza", num_inference_steps=3)  # warm-up
 
-    def run(record: bool):
-        return lambda: generate(bundle, "smiling cat face", num_inference_steps=steps, record_steps=record)
+    def run(record: bool, model=bundle):
+        return lambda: generate(model, "smiling cat face", num_inference_steps=steps, record_steps=record)
 
-    plain = _median_seconds(run(False), args.repeats)
+    first = load(FIRST_T2I)
+    generate(first, "pizza", num_inference_steps=3)
+    pairs = [(_median_seconds(run(False), 1), _median_seconds(run(False, first), 1)) for _ in range(args.repeats)]
+    plain, baseline = (statistics.median(p[i] for p in pairs) for i in (0, 1))
+    print(f"seconds per image, {steps} DDIM steps, guidance {DEFAULTS['guidance_scale']:g}: {EMBEDDED_T2I} "
+          f"{plain:.2f} s, {FIRST_T2I} {baseline:.2f} s ({plain / baseline:.2f}x)")
+    del first
     viewed = _median_seconds(run(True), args.repeats)
     print(f"seconds per image, {steps} DDIM steps, guidance {DEFAULTS['guidance_scale']:g}: {plain:.2f} s without the "
           f"step view, {viewed:.2f} s with it ({plain / 2.0:.2f}x the 2 s goal)")

@@ -230,8 +230,22 @@ CATALOG: tuple[ModelSpec, ...] = (
     ),
     # --- topic 5: text-to-image (apps/images.py) ---
     ModelSpec(
+        id="tiny-emoji-diffusion-2",
+        label="tiny-emoji-diffusion-2 (embedded, trained here)",
+        task="text-to-image",
+        source="project",
+        repo_id="tiny-emoji-diffusion-2",
+        revision=None,
+        licence="Apache-2.0 (Noto), CC-BY-4.0 (Twemoji), MIT (Fluent)",
+        ram_gb=0.15,
+        description="Stable Diffusion in miniature, trained in this repository on 1,905 emoji subjects in three "
+        "styles (Noto, Twemoji, Fluent 3D; 32x32, 8x8x4 latents, MiniLM's sentence and token vectors as the text "
+        "encoder). Twemoji style: Twemoji by Twitter, Inc. and contributors, CC-BY 4.0. Works offline.",
+        reader="apps.images:read_pipeline",
+    ),
+    ModelSpec(
         id="tiny-emoji-diffusion",
-        label="tiny-emoji-diffusion (embedded, trained here)",
+        label="tiny-emoji-diffusion (first model, 544 emoji)",
         task="text-to-image",
         source="project",
         repo_id="tiny-emoji-diffusion",
@@ -253,7 +267,7 @@ CATALOG: tuple[ModelSpec, ...] = (
         ram_gb=5.2,
         description="Stable Diffusion 2.1 distilled to 1-4 steps by adversarial diffusion distillation "
         "(Sauer et al. 2023); 512 px; use 1 step and guidance 1. Needs the hub once (about 5 GB).",
-        fallback="tiny-emoji-diffusion",
+        fallback="tiny-emoji-diffusion-2",
         reader="apps.images:read_pipeline",
     ),
     ModelSpec(
@@ -267,7 +281,7 @@ CATALOG: tuple[ModelSpec, ...] = (
         ram_gb=5.5,
         description="The classic latent diffusion model (Rombach et al. 2022), 512 px, 25-50 steps, guidance "
         "about 7.5; minutes per image on a CPU, seconds on a GPU. Needs the hub once (about 5 GB).",
-        fallback="tiny-emoji-diffusion",
+        fallback="tiny-emoji-diffusion-2",
         reader="apps.images:read_pipeline",
     ),
 )

@@ -50,6 +50,7 @@ CSS = f"""
                     white-space: nowrap; }}
 .cm-header {{ font-size: 0.95rem; }}
 .cm-page-info {{ font-size: 0.9rem; }}
+.cm-credit {{ font-size: 0.85rem; }}
 .cm-page-info p {{ margin: 0 !important; }}
 /* A short screen (a projector at 150% zoom): the header keeps only the title and the buttons. */
 @media (max-height: {SHORT_MAX_PX}px) {{ .cm-page-info {{ display: none !important; }} }}

@@ -18,8 +18,8 @@ Everything goes to ``--run-dir`` (outside git): ``captions.pt`` (the caption emb
 random state, every ``--checkpoint-minutes``), ``pipeline/`` (the EMA weights as a diffusers folder, loadable by
 ``apps.images.read_pipeline``), ``train_log.txt`` and ``loss.csv``. Run the same command again to resume::
 
-    setsid nohup nice -n 5 python -m train.emoji_diffusion --run-dir /work/emoji-run/run1 \\
-        --data-dir /work/emoji-run/npm > /work/emoji-run/run1.log 2>&1 &
+    setsid nohup nice -n 5 python -m train.emoji_diffusion --run-dir runs/emoji \\
+        --data-dir runs/emoji-npm > runs/emoji.log 2>&1 &
 
 The budget (``--vae-minutes``, ``--minutes``) counts training time across resumptions; the learning rate
 follows the share of the budget spent, so a resumed run continues its schedule.
@@ -160,7 +160,7 @@ The templates in ``train.emoji_styles.HELD_OUT_TEMPLATES`` were kept out for eva
 ## Training
 
 ```bash
-python -m train.emoji_diffusion --run-dir /work/emoji-run/run1 --data-dir /work/emoji-run/npm \\
+python -m train.emoji_diffusion --run-dir runs/emoji --data-dir runs/emoji-npm \\
     --vae-minutes 8 --minutes 100 --threads 1
 ```
 

@@ -1,6 +1,6 @@
 """A fake picture in seconds, and what provenance and watermark checks can and cannot say about it.
 
-The course's own image model (topic 5's tiny-emoji-diffusion, through ``apps.images.generate``) makes a picture.
+The course's own image model (topic 5's tiny-emoji-diffusion-2, through ``apps.images.generate``) makes a picture.
 A responsible generator then marks it twice, as the EU AI Act's Article 50 asks of providers: an invisible
 watermark in the pixels (``invisible-watermark``, dwtDctSvd, as in ``provenance.py``) and a label in the file
 (PNG text chunks with the IPTC digital source type "trainedAlgorithmicMedia" and the pixels' SHA-256).
@@ -44,7 +44,7 @@ from shared.ui import escape_markdown, friendly_errors, load_model
 MESSAGE = "AI26"  # the generator's 32-bit mark
 METHOD = "dwtDctSvd"
 SOURCE_TYPE_CAMERA = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
-GENERATOR_LABEL = {"Software": "Creative Machines tiny-emoji-diffusion", "DigitalSourceType": SOURCE_TYPE_AI}
+GENERATOR_LABEL = {"Software": "Creative Machines tiny-emoji-diffusion-2", "DigitalSourceType": SOURCE_TYPE_AI}
 FORGED_LABEL = {"Software": "Phone camera", "DigitalSourceType": SOURCE_TYPE_CAMERA}
 WATERMARK_SIDE_PX = 256  # the watermark library refuses smaller images
 DEFAULT_PROMPT = "smiling cat face"

@@ -50,9 +50,11 @@ DISPLAY_PX = 128  # 32 px emoji are shown enlarged, pixel for pixel
 
 SEARCH_EXAMPLES = ["a red heart", "a fast vehicle", "an animal that lives in the sea", "a sad face", "a cat", "pizza"]
 MATCHING_COSINE = 0.54  # mean cosine of a gallery picture and its own name (stated on the map; checked by a test)
-# First a chain that holds (a grinning face, a bright sentence, a major key), then a minor one, then drift: the
-# image model does not know a dog at play, so its picture (a hamster's face) carries the rest off course.
-CHAIN_EXAMPLES = [["a happy face", 0], ["a crying face", 0], ["a happy dog playing in the sun", 0],
+# First a chain that holds (a happy face, a bright sentence, a major key), then a minor one, then drift: the
+# image model's dog in the sun is read by the tiny CLIP (which learnt Noto's style only) as a full moon with a
+# face, and the rest follows the caption. Seed 0 of "a crying face" drifts too (a Twemoji-style picture read as
+# "bridge at night"); seed 3 holds.
+CHAIN_EXAMPLES = [["a happy face", 0], ["a crying face", 3], ["a happy dog playing in the sun", 0],
                   ["a lonely rainy night", 0], ["a sleepy cat by the fire", 2]]
 BRUSH_COLOURS = ["#000000", "#e0242b", "#f7c325", "#2f7ad8", "#3aa845", "#f28c28", "#8e44ad"]  # emoji colours
 VLM_CHOICES = [m.label for m in models_for("image-text-to-text")]
