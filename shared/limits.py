@@ -30,7 +30,8 @@ DELETE_CACHE = (10 * 60, CACHE_MAX_AGE_S)  # ... every 10 minutes (gr.Blocks(del
 CACHE_SWEEP_EVERY_S = 60  # the byte budget is also checked this often (and before every upload)
 OUTPUT_FOLDERS_KEPT = 64  # folders of files a demo writes itself before gradio copies them
 IMAGE_MAX_PIXELS = 4096 * 4096  # PIL refuses to open a larger image (it reads the size from the header)
-STATE_SESSIONS_MAX = 128  # sessions whose gr.State gradio keeps (each about 1.5 MB here); the oldest go first
+MEMORY_RELEASE_EVERY_S = 15  # freed memory goes back to the operating system this often (shared/memory.py)
+STATE_SESSIONS_MAX = 128  # sessions whose state gradio keeps (1.6 MB each when new, about 2 MB in use here); the oldest go first
 
 # Queue
 QUEUE_MAX_SIZE = 64
