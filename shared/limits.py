@@ -30,7 +30,8 @@ DELETE_CACHE = (10 * 60, CACHE_MAX_AGE_S)  # ... every 10 minutes (gr.Blocks(del
 CACHE_SWEEP_EVERY_S = 60  # the byte budget is also checked this often (and before every upload)
 OUTPUT_FOLDERS_KEPT = 64  # folders of files a demo writes itself before gradio copies them
 IMAGE_MAX_PIXELS = 4096 * 4096  # PIL refuses to open a larger image (it reads the size from the header)
-STATE_SESSIONS_MAX = 128  # sessions whose gr.State gradio keeps (each about 1.5 MB here); the oldest go first
+MEMORY_RELEASE_EVERY_S = 15  # freed memory goes back to the operating system this often (shared/memory.py)
+STATE_SESSIONS_MAX = 128  # sessions whose state gradio keeps (1.6 MB each when new, about 2 MB in use here); the oldest go first
 
 # Queue
 QUEUE_MAX_SIZE = 64
@@ -46,6 +47,7 @@ LIVE_RATE_TICKS = 20  # ticks (about 3 s of Play) over which the page's steps pe
 LIVE_HISTORY_POINTS = 400  # metric points kept per run (older ones thinned, never unbounded)
 LIVE_MAX_RUNS = 48  # live runs kept server-wide per demo; the least recently used goes first
 LIVE_RUN_TTL_S = 30 * 60  # a run untouched this long is dropped
+LIVE_GONE_KEPT = 1024  # dropped runs whose learner can still be told why (shared/live.py: RunStore.why_gone)
 
 # 2-D datasets (topics 1 and 2)
 POINTS_MIN = 8  # fewer points than this cannot show a distribution
@@ -134,7 +136,11 @@ BYO_LR_MIN, BYO_LR_MAX = 1e-5, 1e-1  # high enough to see a too-large learning r
 BYO_PARAMS_MAX = 6_000_000  # parameters per model (Adam keeps 3 more copies): about 100 MB per run at most
 BYO_RUN_MAX_S = 20 * 60  # a run stops (keeping its model) after this much training time
 BYO_MAX_ACTIVE_RUNS = 3  # runs training at the same moment, server-wide; each uses one CPU thread
-BYO_MAX_RUNS = 12  # runs (trained models) kept server-wide; the least recently used goes first
+BYO_MAX_RUNS = 12  # runs (trained models) kept server-wide, one per session; the least recently used goes first
+# What those runs may hold together: weights and token ids, and until a run finishes its gradients, Adam's two
+# moments and a checkpoint (5 copies of the weights: 120 MB at BYO_PARAMS_MAX). The least recently used paused or
+# finished run is dropped to make room; a run that does not fit beside the runs in training is refused.
+BYO_RUNS_MAX_BYTES = 512 * 2**20
 BYO_IDLE_PAUSE_S = 90  # a run whose page stopped asking for updates this long pauses itself
 BYO_DATASETS_KEPT = 6  # prepared datasets (token ids + tokenizer) kept server-wide
 BYO_SENTENCE_MAX_CHARS = 500  # the sentence whose tokens are shown, one coloured chip each

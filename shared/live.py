@@ -111,6 +111,12 @@ class LiveRun:
         (t0, s0), (t1, s1) = self.ticks[0], self.ticks[-1]
         return (s1 - s0) / (t1 - t0)
 
+    def nbytes(self) -> int:
+        """Bytes the run holds in memory: its trainer's ``nbytes()`` where the trainer tells (topic 10's
+        models), else 0 (the small live models of topics 1-3, bounded by their number)."""
+        nbytes = getattr(self.trainer, "nbytes", None)
+        return nbytes() if nbytes is not None else 0
+
     def status(self) -> str:
         """One line for the page: step count, latest metrics, real steps per second while playing, or whether
         it is paused, or the divergence message."""
@@ -179,33 +185,82 @@ def advance(run: LiveRun, max_steps: int, budget_s: float = limits.LIVE_TICK_BUD
 class RunStore:
     """Every learner's :class:`LiveRun`, keyed by a random string kept in the learner's ``gr.State``.
 
-    Bounded: at most ``max_runs`` runs (the least recently used is dropped first), and a run untouched
-    for ``ttl_s`` seconds is dropped. Thread-safe.
+    Bounded: at most ``max_runs`` runs, and a run untouched for ``ttl_s`` seconds is dropped. With
+    ``max_bytes``, the runs also hold at most that many bytes together (each run's :meth:`LiveRun.nbytes`):
+    to make room for a new run, the least recently used runs that are not training (paused or finished) are
+    dropped; runs in training are never dropped for room, so a new run that does not fit beside them is
+    refused with a sentence. Over ``max_runs``, idle runs go first too. A dropped run stops training, and
+    :meth:`why_gone` tells its learner what happened to it. Thread-safe.
     """
 
-    def __init__(self, max_runs: int = limits.LIVE_MAX_RUNS, ttl_s: float = limits.LIVE_RUN_TTL_S):
-        self.max_runs, self.ttl_s = max_runs, ttl_s
+    def __init__(self, max_runs: int = limits.LIVE_MAX_RUNS, ttl_s: float = limits.LIVE_RUN_TTL_S,
+                 max_bytes: int | None = None):
+        self.max_runs, self.ttl_s, self.max_bytes = max_runs, ttl_s, max_bytes
         self._runs: OrderedDict[str, tuple[float, LiveRun]] = OrderedDict()
+        self._gone: OrderedDict[str, str] = OrderedDict()  # key -> why its run was dropped
         self._lock = threading.Lock()
 
-    def _expire(self, now: float) -> None:
-        for key in [k for k, (t, _) in self._runs.items() if now - t > self.ttl_s]:
-            del self._runs[key]
-        while len(self._runs) > self.max_runs:
-            self._runs.popitem(last=False)
+    def _drop(self, key: str, why: str) -> None:
+        _, run = self._runs.pop(key)
+        run.running = False  # a run trained in the background (topic 10) ends its thread
+        self._gone[key] = why
+        while len(self._gone) > limits.LIVE_GONE_KEPT:
+            self._gone.popitem(last=False)
+
+    def _oldest_first(self, skip: str | None = None) -> list[str]:
+        """Keys, least recently used first, runs that are not training before those that are."""
+        keys = [k for k in self._runs if k != skip]
+        return sorted(keys, key=lambda k: self._runs[k][1].running)  # stable: keeps the LRU order within each
+
+    def _expire(self, now: float, keep: str | None = None) -> None:
+        """Drop the runs past their lifetime, then the oldest over ``max_runs`` (never the run under ``keep``)."""
+        for key in [k for k, (t, _) in self._runs.items() if now - t > self.ttl_s and k != keep]:
+            self._drop(key, f"it was unused for {self.ttl_s / 60:.0f} minutes")
+        for key in self._oldest_first(skip=keep)[:max(0, len(self._runs) - self.max_runs)]:
+            self._drop(key, f"the server keeps at most {self.max_runs} runs, and yours was among the least "
+                            "recently used")
+
+    def _make_room(self, run: LiveRun, key: str) -> None:
+        """Drop idle runs, least recently used first, until ``run`` fits beside the others (replacing the
+        run under ``key``). Raises ``ValueError`` (dropping nothing) if it cannot fit beside the runs in training."""
+        if self.max_bytes is None:
+            return
+        need = run.nbytes()
+        others = self._oldest_first(skip=key)
+        held = {k: self._runs[k][1].nbytes() for k in others}
+        in_training = sum(b for k, b in held.items() if self._runs[k][1].running)
+        if in_training + need > self.max_bytes:
+            raise ValueError(
+                f"There is no room for this model now: it needs {mib(need)}, and the models in training on this "
+                f"server hold {mib(in_training)} of the {mib(self.max_bytes)} kept for them. Try again when one "
+                "has finished, or choose a smaller model.")
+        total = sum(held.values()) + need
+        for k in others:
+            if total <= self.max_bytes:
+                break
+            total -= held[k]
+            self._drop(k, f"it was dropped to make room for a newer one (the server keeps {mib(self.max_bytes)} "
+                          "of models, and yours was the least recently used)")
 
     def put(self, run: LiveRun, key: str | None = None) -> str:
-        """Store ``run`` (under ``key`` if given, replacing what was there) and return its key."""
+        """Store ``run`` (under ``key`` if given, replacing what was there) and return its key.
+
+        Raises:
+            ValueError: with ``max_bytes``, the run does not fit beside the runs in training (nothing changes).
+        """
         key = key or secrets.token_hex(8)
         with self._lock:
             now = time.monotonic()
+            self._expire(now, keep=key)
+            self._make_room(run, key)
             self._runs[key] = (now, run)
             self._runs.move_to_end(key)
-            self._expire(now)
+            self._gone.pop(key, None)
+            self._expire(now, keep=key)
         return key
 
     def get(self, key: str | None) -> LiveRun | None:
-        """The run under ``key``, or ``None`` if there is none (never created, expired or evicted)."""
+        """The run under ``key``, or ``None`` if there is none (never created, expired or dropped)."""
         if not key:
             return None
         with self._lock:
@@ -218,13 +273,28 @@ class RunStore:
             self._runs.move_to_end(key)
             return item[1]
 
+    def why_gone(self, key: str | None) -> str | None:
+        """Why the run under ``key`` was dropped (a clause: "it was unused for 30 minutes"), or ``None``."""
+        with self._lock:
+            return self._gone.get(key) if key else None
+
     def drop(self, key: str | None) -> None:
         with self._lock:
             self._runs.pop(key, None)
 
+    def nbytes(self) -> int:
+        """Bytes the stored runs hold together (:meth:`LiveRun.nbytes`)."""
+        with self._lock:
+            return sum(run.nbytes() for _, run in self._runs.values())
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._runs)
+
+
+def mib(n_bytes: float) -> str:
+    """``n_bytes`` for a learner: "12 MB" (mebibytes, as the README's memory figures)."""
+    return f"{n_bytes / 2**20:,.0f} MB"
 
 
 # ---------------------------------------------------------------------------------------------

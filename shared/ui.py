@@ -20,7 +20,7 @@ import gradio as gr
 from gradio.processing_utils import move_files_to_cache
 from starlette.middleware import Middleware
 
-from shared import files, limits, page
+from shared import files, limits, memory, page
 from shared.loader import Bundle, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,20 +208,28 @@ def analytics_enabled() -> bool:
     return os.environ.get("GRADIO_ANALYTICS_ENABLED", "False") == "True"
 
 
+@contextlib.asynccontextmanager
+async def housekeeping(app):
+    """The server's regular chores, as one FastAPI lifespan: gradio's folder kept under its byte budget
+    (``shared.files``) and freed memory handed back to the operating system (``shared.memory``)."""
+    async with files.sweep_cache_regularly(app), memory.release_regularly(app):
+        yield
+
+
 def launch_kwargs() -> dict:
     """Every ``launch()`` setting, shared by ``app.py``, the tests and the benchmarks.
 
     Host and port come from Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``
     (default 127.0.0.1:7860). Never shared publicly; SSR off (Spaces would turn it on). Uploads and the
     files kept on disk are bounded by ``shared.files``; gr.State is kept for at most
-    ``limits.STATE_SESSIONS_MAX`` sessions.
+    ``limits.STATE_SESSIONS_MAX`` sessions; freed memory goes back to the system (``shared.memory``).
     """
     return dict(
         share=False,
         ssr_mode=False,
         max_file_size=limits.MAX_UPLOAD_SIZE,
         state_session_capacity=limits.STATE_SESSIONS_MAX,
-        app_kwargs={"middleware": [Middleware(files.UploadLimits)], "lifespan": files.sweep_cache_regularly},
+        app_kwargs={"middleware": [Middleware(files.UploadLimits)], "lifespan": housekeeping},
         theme=page.theme(),
         css=page.CSS,
         js=page.JS,

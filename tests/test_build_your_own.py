@@ -272,6 +272,73 @@ def test_a_run_whose_page_went_away_pauses_itself(hamlet_chars, monkeypatch):
     T.stop(run)
 
 
+# --- what the kept runs hold in memory: bounded in bytes, with a sentence when a run goes or is refused ---
+
+HAMLET = "Shakespeare: Hamlet (one play)"
+
+
+def train_tiny(key):
+    """Topic 10's Train button with TINY's settings on Hamlet's characters."""
+    return B.train_ui(key, HAMLET, None, "Characters", 1024, TINY.n_layer, TINY.n_head, TINY.n_embd, TINY.block_size,
+                      0.0, 8, limits.BYO_STEPS_MAX, 5e-3, 5, 0, progress=no_progress)
+
+
+def test_a_run_counts_its_training_copies_until_it_finishes_then_only_its_weights(hamlet_chars):
+    run = T.start(T.GPTTrainer(hamlet_chars, TINY, quick()))
+    weights = sum(p.nbytes for p in run.trainer.model.parameters())
+    ids = hamlet_chars.train.nbytes + hamlet_chars.val.nbytes
+    assert run.nbytes() == 5 * weights + ids  # weights, gradients, Adam's two moments, the checkpoint
+    T.stop(run)
+    assert run.nbytes() == weights + ids
+    assert all(p.grad is None for p in run.trainer.model.parameters())  # gradients given back too
+
+
+def test_the_oldest_idle_run_is_dropped_to_make_room_and_its_learner_is_told(hamlet_chars, monkeypatch):
+    one = T.GPTTrainer(hamlet_chars, TINY, quick()).nbytes()
+    monkeypatch.setattr(B, "RUNS", live.RunStore(max_runs=12, ttl_s=3600, max_bytes=int(2.5 * one)))
+    first, second = (B.RUNS.put(T.BackgroundRun(T.GPTTrainer(hamlet_chars, TINY, quick()))) for _ in range(2))
+    third = train_tiny(None)[0]
+    try:
+        assert B.RUNS.get(first) is None and B.RUNS.get(second) is not None and B.RUNS.get(third).running
+        status = B.tick_ui(first, 0)[2]
+        assert status.startswith("Your model is gone: it was dropped to make room for a newer one")
+        assert "Press Train to start again" in status
+        with pytest.raises(gr.Error, match="dropped to make room"):
+            B.stop_ui(first)
+    finally:
+        T.stop(B.RUNS.get(third))
+
+
+def test_a_run_that_does_not_fit_beside_the_runs_in_training_is_refused_and_nothing_is_dropped(hamlet_chars,
+                                                                                                monkeypatch):
+    one = T.GPTTrainer(hamlet_chars, TINY, quick()).nbytes()
+    monkeypatch.setattr(B, "RUNS", live.RunStore(max_runs=12, ttl_s=3600, max_bytes=int(1.5 * one)))
+    training = T.start(T.GPTTrainer(hamlet_chars, TINY, quick()))
+    key = B.RUNS.put(training)
+    try:
+        with pytest.raises(gr.Error, match="no room for this model now: it needs .* MB, and the models in training "
+                                           "on this server hold .* MB"):
+            train_tiny(None)
+        assert len(B.RUNS) == 1 and B.RUNS.get(key) is training and training.running
+    finally:
+        T.stop(training)
+
+
+def test_when_the_server_trains_as_many_runs_as_it_allows_the_learner_keeps_their_old_model(hamlet_chars,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(B, "RUNS", live.RunStore(max_runs=12, ttl_s=3600, max_bytes=limits.BYO_RUNS_MAX_BYTES))
+    monkeypatch.setattr(T, "_ACTIVE", __import__("threading").BoundedSemaphore(1))
+    old = T.BackgroundRun(T.GPTTrainer(hamlet_chars, TINY, quick()))
+    key = B.RUNS.put(old)
+    other = T.start(T.GPTTrainer(hamlet_chars, TINY, quick()))  # another learner's run takes the only slot
+    try:
+        with pytest.raises(gr.Error, match="training on this server right now"):
+            train_tiny(key)
+        assert B.RUNS.get(key) is old and len(B.RUNS) == 1
+    finally:
+        T.stop(other)
+
+
 # --- generating and looking inside the learner's model ----------------------------------------
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import gradio as gr
+import pytest
 
 from shared import live
 
@@ -107,6 +108,57 @@ def test_store_forgets_runs_after_their_lifetime():
     store = live.RunStore(max_runs=10, ttl_s=-1)  # every run is already too old when next looked at
     key = store.put(live.LiveRun(Counter()))
     assert store.get(key) is None and store.get(None) is None
+
+
+MB = 2**20
+
+
+class Sized(Counter):
+    """A fake trainer that says how many bytes it holds."""
+
+    def __init__(self, n_bytes: int):
+        super().__init__()
+        self.n_bytes = n_bytes
+
+    def nbytes(self) -> int:
+        return self.n_bytes
+
+
+def sized_run(n_mb: float, running: bool = False) -> live.LiveRun:
+    return live.LiveRun(Sized(int(n_mb * MB)), running=running)
+
+
+def test_a_store_bounded_in_bytes_drops_the_least_recently_used_idle_runs_to_make_room_and_says_why():
+    store = live.RunStore(max_runs=10, ttl_s=3600, max_bytes=100 * MB)
+    looked_at, training, oldest_idle = store.put(sized_run(30)), store.put(sized_run(30, True)), store.put(sized_run(30))
+    dropped = store.get(oldest_idle)
+    store.get(looked_at)  # now the most recently used
+    new = store.put(sized_run(30))
+    assert store.get(oldest_idle) is None and not dropped.running
+    assert store.get(training) is not None and store.get(looked_at) is not None and store.get(new) is not None
+    assert "make room" in store.why_gone(oldest_idle) and "100 MB" in store.why_gone(oldest_idle)
+    assert store.nbytes() == 90 * MB and store.why_gone(new) is None
+
+
+def test_a_store_bounded_in_bytes_never_drops_runs_in_training_and_refuses_what_does_not_fit_beside_them():
+    store = live.RunStore(max_runs=10, ttl_s=3600, max_bytes=100 * MB)
+    keys = [store.put(sized_run(40, running=True)), store.put(sized_run(40, running=True)), store.put(sized_run(10))]
+    with pytest.raises(ValueError, match="no room for this model now: it needs 30 MB, and the models in training "
+                                         "on this server hold 80 MB of the 100 MB"):
+        store.put(sized_run(30))
+    assert all(store.get(k) is not None for k in keys)  # nothing was dropped for a run that was refused
+    replaced = store.put(sized_run(55), keys[1])  # a learner's new run replaces their own: its bytes are free
+    assert replaced == keys[1] and store.get(keys[2]) is None and store.nbytes() == 95 * MB
+
+
+def test_over_its_count_a_store_drops_idle_runs_first_and_never_the_new_one():
+    store = live.RunStore(max_runs=2, ttl_s=3600)
+    training, idle = store.put(live.LiveRun(Counter(), running=True)), store.put(live.LiveRun(Counter()))
+    new = store.put(live.LiveRun(Counter()))
+    assert store.get(idle) is None and store.get(training) and store.get(new)
+    assert "keeps at most 2 runs" in store.why_gone(idle)
+    newest = store.put(live.LiveRun(Counter()))
+    assert store.get(new) is None and store.get(training) and store.get(newest) and len(store) == 2
 
 
 def test_put_with_a_key_replaces_the_run_under_it():

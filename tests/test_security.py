@@ -69,6 +69,13 @@ def test_plain_prose_goes_through_escape_markdown_unchanged():
     assert ui.escape_markdown(prose) == prose
 
 
+@pytest.mark.parametrize("text", PAYLOADS)
+def test_an_api_client_gets_the_typed_text_back_with_html_unescape(text):
+    """The page and an API client get one value; the README tells a client to ``html.unescape`` it."""
+    assert html.unescape(ui.escape_markdown(text)) == text
+    assert html.unescape(ui.escape_html(text)) == text
+
+
 def test_escape_html_shows_markup_as_text_and_keeps_quotes():
     assert ui.escape_html('<a href="x">it\'s & </a>') == '&lt;a href="x"&gt;it\'s &amp; &lt;/a&gt;'
 

@@ -57,7 +57,7 @@ LORA_PROMPT = "Romeo:\n"
 TICK_S = 1.0  # the page asks for the training's progress this often
 
 
-RUNS = live.RunStore(max_runs=limits.BYO_MAX_RUNS, ttl_s=limits.LIVE_RUN_TTL_S)
+RUNS = live.RunStore(max_runs=limits.BYO_MAX_RUNS, ttl_s=limits.LIVE_RUN_TTL_S, max_bytes=limits.BYO_RUNS_MAX_BYTES)
 _DATASETS = LRUCache(limits.BYO_DATASETS_KEPT)
 _TEXTS = LRUCache(4)
 _SNAPSHOTS = LRUCache(4)
@@ -156,11 +156,18 @@ def parameter_info(source, upload, kind, vocab_size, n_layer, n_head, n_embd, bl
 # Training in the background, watched by the page
 # ---------------------------------------------------------------------------------------------
 
+def _gone_message(key) -> str:
+    """What the learner reads when their run is not in the store: never trained, or why it was dropped."""
+    why = RUNS.why_gone(key)
+    if why is None:
+        return "There is no model yet: prepare the data, then press Train in the Train tab."
+    return f"Your model is gone: {why}. Press Train to start again."
+
+
 def _run_or_error(key) -> T.BackgroundRun:
     run = RUNS.get(key)
     if run is None:
-        raise ValueError("There is no model yet (or it expired after 30 minutes unused): "
-                         "prepare the data, then press Train in the Train tab.")
+        raise ValueError(_gone_message(key))
     return run
 
 
@@ -238,14 +245,22 @@ def train_ui(key, source, upload, kind, vocab_size, n_layer, n_head, n_embd, blo
     ms, ts = T.make_settings(n_layer, n_head, n_embd, block_size, dropout, batch_size, max_steps, learning_rate,
                              warmup, seed)
     dataset = get_dataset(source, upload, kind, vocab_size, progress)
-    old = RUNS.get(key)
-    if old is not None and not old.finished:
-        T.stop(old, "replaced by a new run")
     progress(0.9, desc="Building the model")
     with live.one_thread():
         trainer = T.GPTTrainer(dataset, ms, ts)
-    run = T.start(trainer)
-    key = RUNS.put(run, key)
+    old = RUNS.get(key)
+    run = T.BackgroundRun(trainer)
+    key = RUNS.put(run, key)  # replaces the old run; makes room, or says why there is none (then nothing changed)
+    if old is not None and not old.finished:
+        T.stop(old, "replaced by a new run")
+    try:
+        T.resume(run)
+    except ValueError:  # as many runs are training as the server allows: the old run stays this learner's
+        if old is not None:
+            RUNS.put(old, key)
+        else:
+            RUNS.drop(key)
+        raise
     return _render(key, run)
 
 
@@ -277,7 +292,7 @@ def tick_ui(key, last_step):
     """The timer's poll: redraw while the run trains; stop polling once it has stopped."""
     run = RUNS.get(key)
     if run is None:
-        return key, gr.Timer(active=False), "This run expired: press Train to start again.", gr.skip(), gr.skip(), gr.skip(), 0
+        return key, gr.Timer(active=False), _gone_message(key), gr.skip(), gr.skip(), gr.skip(), 0
     run.last_seen = time.monotonic()
     changed = run.steps != last_step
     return *_render(key, run, redraw=changed), run.steps

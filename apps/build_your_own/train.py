@@ -324,10 +324,18 @@ class GPTTrainer:
         self.model.load_state_dict(self.checkpoint)
         return True
 
+    def nbytes(self) -> int:
+        """Bytes this trainer holds: the weights and the token ids, and until :meth:`release`, what training adds
+        (gradients, Adam's two moments, the checkpoint: four more copies of the weights, counted from the start)."""
+        weights = sum(p.nbytes for p in self.model.parameters())
+        copies = 1 if self.optimizer is None else 5
+        return weights * copies + self.train_ids.nbytes + self.val_ids.nbytes
+
     def release(self) -> None:
-        """Drop what only training needs (optimizer state, checkpoint copy) once a run is finished."""
+        """Drop what only training needs (gradients, optimizer state, checkpoint copy) once a run is finished."""
         self.optimizer = None
         self.checkpoint = None
+        self.model.zero_grad(set_to_none=True)
 
 
 # ---------------------------------------------------------------------------------------------
