@@ -90,10 +90,29 @@ CSS = f"""
   .tab-container button {{ height: 28px !important; padding: 0 10px !important; }}
 }}
 
-/* A strip of small pictures (the images tab's denoising steps) fits its pane: Gradio keeps a gallery's
-   thumbnails at least 100 px wide, so 10 columns overflowed a demo pane and showed 3-6 of them. */
+/* Galleries of results (.cm-strip: the images tab's outputs and its strip of denoising steps) fit their pane and
+   their pictures: Gradio keeps thumbnails at least 100 px wide (10 columns overflowed a demo pane), gives the grid
+   a fixed height (blank space under one row of pictures) and floats each caption over its picture (over all of
+   a small one). Here the columns share the width, the grid is as tall as its rows, and a caption sits under its
+   picture; a picture opened large gets the room it needs. */
+.cm-strip.block {{ height: auto !important; }}
+.cm-strip.block:has(.preview) {{ height: min(420px, 75vh) !important; }}
+.cm-strip .grid-wrap {{ height: auto !important; min-height: 0 !important; max-height: none !important;
+                        overflow: visible !important; }}
 .cm-strip .grid-container {{ grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
                              grid-auto-rows: auto !important; grid-template-rows: none !important; }}
+.cm-strip .grid-container .thumbnail-item {{ display: flex; flex-direction: column; height: auto; aspect-ratio: auto;
+                                             overflow: visible; background: none; border: 0; box-shadow: none; }}
+.cm-strip .grid-container .thumbnail-item > img {{ aspect-ratio: 1; height: auto; border-radius: var(--button-small-radius);
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }}
+.cm-strip .grid-container .thumbnail-item:is(:hover, .selected) > img {{ border-color: var(--color-accent); }}
+.cm-strip .grid-container .caption-label {{ position: static; max-width: 100%; padding: 2px 0 0; border: 0;
+  background: none; opacity: 1 !important; color: var(--body-text-color); text-align: center; white-space: normal;
+  line-height: 1.25; }}
+/* A picture shown at a fixed height is as tall as it is drawn (no blank band under a narrow one). */
+.cm-fit-picture.block {{ height: auto !important; }}
+.cm-fit-picture :is(.image-container, .image-frame, button) {{ height: auto !important; }}
+.cm-fit-picture .image-frame img {{ width: 100%; height: auto; max-height: 256px; object-fit: contain; }}
 
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
