@@ -87,6 +87,7 @@ def build_demo() -> gr.Blocks:
                         elem_id="cm-glossary",
                     )
     page.no_share_buttons(demo)
+    page.every_tab_in_view(demo)
     page.text_alternatives(demo)
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
     return demo

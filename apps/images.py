@@ -465,6 +465,11 @@ def show_step(frames, step):
     return upscale(frames[index].noisy), upscale(frames[index].predicted)
 
 
+def step_of(event: gr.SelectData) -> int:
+    """The step of the strip's picture the learner clicked (the strip holds step 1, 2, ... in order)."""
+    return event.index + 1
+
+
 @friendly_errors
 def first_output(gallery):
     """'Use the first output' for image to image: the first image of the Generate gallery."""
@@ -499,17 +504,20 @@ def build() -> None:
         with gr.Tab("Generate", id="images-generate"):
             go = gr.Button("Generate", variant="primary", elem_classes="cm-main-action")
             gr.Examples(EXAMPLES, inputs=[prompt, seed], label="Prompts to try", example_labels=EXAMPLE_LABELS)
-            # No floating label over the first picture: each picture's caption says what it is
+            # No floating label over the first picture: each picture's caption, under it, says what it is.
+            # Four columns that fit the pane, as tall as the pictures (.cm-strip, shared/page.py); 210 px when
+            # empty. Download and Fullscreen on a picture opened large (not over the grid's last picture).
             gallery = gr.Gallery(label="Images", show_label=False, columns=4, height=210, format="png",
                                  object_fit="contain", type="numpy", elem_id="images-gallery",
-                                 elem_classes="cm-strip")  # four columns that fit the pane (see shared/page.py)
+                                 elem_classes="cm-strip", buttons=["download", "fullscreen"])
         with gr.Tab("Compare", id="images-compare"):
             with gr.Row():
                 mode = gr.Radio(list(COMPARE_MODES), value=COMPARE_MODES[0], label="Compare")
                 prompt_b = gr.Textbox(label="Second prompt", value="smiling dog face", max_lines=1)
             compare = gr.Button("Compare", variant="primary")
             compare_gallery = gr.Gallery(label="Same seed, side by side", show_label=False, columns=3, height=260,
-                                         format="png", object_fit="contain")
+                                         format="png", object_fit="contain", elem_id="images-compare-gallery",
+                                         elem_classes="cm-strip", buttons=["download", "fullscreen"])
         with gr.Tab("Image to image", id="images-img2img"):
             with gr.Row():
                 upload = gr.Image(label="Start image", type="numpy", image_mode="RGB", format="png", height=256,
@@ -543,12 +551,13 @@ def build() -> None:
                     "clean image from it. **Below:** that prediction at every step (image 1).")
         with gr.Row():
             noisy_view = gr.Image(label="Noisy latent at this step (decoded)", show_label=False, format="png",
-                                  height=256, interactive=False)
+                                  height=256, interactive=False, elem_classes="cm-fit-picture")
             predicted_view = gr.Image(label="The model's prediction of the clean image", show_label=False,
-                                      format="png", height=256, interactive=False)
+                                      format="png", height=256, interactive=False, elem_classes="cm-fit-picture")
+        # Ten steps a row, each numbered under its picture; a click shows that step above (the Step slider)
         filmstrip = gr.Gallery(label="Predicted clean image at every step (image 1)", show_label=False, columns=10,
                                height=None, format="png", object_fit="contain", elem_id="images-filmstrip",
-                               elem_classes="cm-strip")
+                               elem_classes="cm-strip", allow_preview=False, buttons=[])
 
     common = dict(concurrency_id=CONCURRENCY_ID, concurrency_limit=1)
     step_outputs = [frames_state, step, noisy_view, predicted_view, filmstrip]
@@ -561,4 +570,5 @@ def build() -> None:
     use_last.click(first_output, inputs=[gallery], outputs=[upload], api_visibility="private")
     step.change(show_step, inputs=[frames_state, step], outputs=[noisy_view, predicted_view],
                 api_visibility="private", trigger_mode="always_last")
+    filmstrip.select(step_of, outputs=[step], api_visibility="private")
     model.change(model_defaults, inputs=[model], outputs=[steps, guidance], api_visibility="private")

@@ -6,10 +6,11 @@ linked tab is the first thing they see.
 
 - **Layout.** On a wide screen the lesson scrolls in its own pane beside the demo, which stays in view. On a
   narrow one (a phone, or a projector at 150% zoom) a *Lesson / Demo* switch shows one or the other.
-- **Links.** ``?tab=<topic>&sub=<sub-tab>&<control>=<value>...`` opens a topic, a sub-tab and sets the
-  controls named by their labels (``?tab=language&prompt=Once+upon+a+time&temperature=0.7&seed=3``). The
-  address bar follows the learner; *Copy link* copies it. An unknown tab, sub-tab or control, or a value a
-  control does not take, is said in a notice (as text: a link never adds markup to the page) and skipped.
+- **Links.** ``?tab=<topic>&sub=<sub-tab>&<control>=<value>...`` opens a topic, a sub-tab (or a tab inside
+  one: ``?tab=multimodal&sub=draw``) and sets the controls named by their labels
+  (``?tab=language&prompt=Once+upon+a+time&temperature=0.7&seed=3``). The address bar follows the learner;
+  *Copy link* copies it. An unknown tab, sub-tab or control, or a value a control does not take, is said in
+  a notice (as text: a link never adds markup to the page) and skipped.
 - **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
 - **Light and dark, for everyone.** Text reaches 4.5:1 contrast (WCAG AA) in both themes (:func:`theme`);
   plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots and reset buttons
@@ -64,7 +65,12 @@ CSS = f"""
 .dark #cm-notice {{ background: #451a03; color: #fde68a; }}
 #cm-notice button {{ margin-left: 0.8rem; }}
 
-/* Wide screens: lesson and demo side by side; the lesson scrolls in its own pane. */
+/* Sticky parts (the lesson pane, the Lesson / Demo switch) stick to the screen, not to Gradio's container: it
+   clipped with overflow "hidden", which made it the scroll box they stuck to, so they scrolled away. */
+.gradio-container {{ overflow: clip !important; }}
+
+/* Wide screens: lesson and demo side by side; the lesson scrolls in its own pane and stays in view while the
+   page scrolls down the demo. */
 @media (min-width: {NARROW_MAX_PX + 1}px) {{
   .cm-topic {{ flex-wrap: nowrap !important; align-items: flex-start !important; }}
   .cm-lesson-pane {{ position: sticky; top: 0.25rem; max-height: calc(100vh - 0.5rem); overflow-y: auto;
@@ -75,12 +81,14 @@ CSS = f"""
 }}
 /* Narrow screens: one of the two, chosen by the Lesson / Demo switch (the demo first). */
 @media (max-width: {NARROW_MAX_PX}px) {{
-  .cm-view-switch {{ display: flex; gap: 0.5rem; position: sticky; top: 0; z-index: 5; padding: 0.25rem 0;
-                     background: var(--background-fill-primary); }}
+  .cm-view-switch {{ display: flex; gap: 0.5rem; }}
+  /* The switch stays at the top of the screen while the page scrolls (its block sticks: the switch alone
+     has no room to move in it) */
+  .cm-view-switch-block {{ position: sticky !important; top: 0; z-index: 5; padding: 0 !important;
+                           background: var(--body-background-fill); }}
   .cm-topic:not(.cm-show-lesson) > .cm-lesson-pane {{ display: none !important; }}
   .cm-topic.cm-show-lesson > .cm-demo-pane {{ display: none !important; }}
   .cm-view-switch-block .html-container {{ padding: 0 !important; }}
-  .cm-view-switch {{ padding: 0; }}
 }}
 /* A short screen: tighter header and tab bars, so each demo's main action is on the first screen. */
 @media (max-height: {SHORT_MAX_PX}px) {{
@@ -91,10 +99,29 @@ CSS = f"""
   .tab-container button {{ height: 28px !important; padding: 0 10px !important; }}
 }}
 
-/* A strip of small pictures (the images tab's denoising steps) fits its pane: Gradio keeps a gallery's
-   thumbnails at least 100 px wide, so 10 columns overflowed a demo pane and showed 3-6 of them. */
+/* Galleries of results (.cm-strip: the images tab's outputs and its strip of denoising steps) fit their pane and
+   their pictures: Gradio keeps thumbnails at least 100 px wide (10 columns overflowed a demo pane), gives the grid
+   a fixed height (blank space under one row of pictures) and floats each caption over its picture (over all of
+   a small one). Here the columns share the width, the grid is as tall as its rows, and a caption sits under its
+   picture; a picture opened large gets the room it needs. */
+.cm-strip.block {{ height: auto !important; }}
+.cm-strip.block:has(.preview) {{ height: min(420px, 75vh) !important; }}
+.cm-strip .grid-wrap {{ height: auto !important; min-height: 0 !important; max-height: none !important;
+                        overflow: visible !important; }}
 .cm-strip .grid-container {{ grid-template-columns: repeat(var(--grid-cols), minmax(0, 1fr)) !important;
                              grid-auto-rows: auto !important; grid-template-rows: none !important; }}
+.cm-strip .grid-container .thumbnail-item {{ display: flex; flex-direction: column; height: auto; aspect-ratio: auto;
+                                             overflow: visible; background: none; border: 0; box-shadow: none; }}
+.cm-strip .grid-container .thumbnail-item > img {{ aspect-ratio: 1; height: auto; border-radius: var(--button-small-radius);
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary); }}
+.cm-strip .grid-container .thumbnail-item:is(:hover, .selected) > img {{ border-color: var(--color-accent); }}
+.cm-strip .grid-container .caption-label {{ position: static; max-width: 100%; padding: 2px 0 0; border: 0;
+  background: none; opacity: 1 !important; color: var(--body-text-color); text-align: center; white-space: normal;
+  line-height: 1.25; }}
+/* A picture shown at a fixed height is as tall as it is drawn (no blank band under a narrow one). */
+.cm-fit-picture.block {{ height: auto !important; }}
+.cm-fit-picture :is(.image-container, .image-frame, button) {{ height: auto !important; }}
+.cm-fit-picture .image-frame img {{ width: 100%; height: auto; max-height: 256px; object-fit: contain; }}
 
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
@@ -145,6 +172,18 @@ def no_share_buttons(demo: gr.Blocks) -> None:
             block.buttons = [b for b in buttons if b != "share"]
         if isinstance(block, gr.Gallery) and block.interactive is None:
             block.interactive = False
+
+
+def every_tab_in_view(demo: gr.Blocks) -> None:
+    """Every tab bar wraps onto a further row when its tabs do not fit, so each sub-tab stays in view and one
+    click away (Gradio's default hides them in a "More tabs" menu: on a projector at 150% zoom, five of topic
+    8's eight sub-tabs and four of topic 7's six). Each tab's panel gets an HTML id (``cm-tab-<tab id>``),
+    which its button names in ``aria-controls``: a link finds the sub-tab that holds a tab (topic 9's Draw)."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.Tabs):
+            block.overflow_behavior = "wrap"
+        elif isinstance(block, gr.Tab) and block.id is not None and not block.elem_id:
+            block.elem_id = f"cm-tab-{block.id}"
 
 
 def text_alternatives(demo: gr.Blocks) -> None:
@@ -247,6 +286,16 @@ JS = r"""
   function subTabChoices(subs) {  // the bar's buttons, then those that did not fit, in gradio's overflow menu
     const wrapper = subs.closest(".tab-wrapper") || subs.parentElement;
     return [...new Set([...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")])];
+  }
+
+  function innerTab(subs, name) {  // a tab inside one of the topic's sub-tabs (topic 9's Draw): [that sub-tab, the tab]
+    const panel = openPanel(document);
+    const own = new Set(subTabChoices(subs));
+    const inner = panel ? [...panel.querySelectorAll('button[role="tab"]')]
+      .find((b) => !own.has(b) && slug(b.textContent) === slug(name)) : null;
+    const part = inner ? inner.closest(".tabitem") : null;  // the sub-tab's panel: its button controls that id
+    const outer = part && part.id ? [...own].find((b) => b.getAttribute("aria-controls") === part.id) : null;
+    return outer ? [outer, inner] : null;
   }
 
   // ---- controls, found by their label inside the open (sub-)tab ----
@@ -376,11 +425,14 @@ JS = r"""
     const tab = topSlug();
     if (tab) next.set("tab", tab);
     const subs = subTabs();
-    const sub = subs ? selectedButton(subs) : null;
-    if (sub) next.set("sub", slug(sub.textContent));
+    const selected = subs ? selectedButton(subs) : null;
+    const inner = subs && old.get("sub") ? innerTab(subs, old.get("sub")) : null;  // a linked tab inside it, still open
+    const sub = inner && visible(inner[1]) && inner[1].getAttribute("aria-selected") === "true"
+      ? slug(inner[1].textContent) : selected ? slug(selected.textContent) : "";
+    if (sub) next.set("sub", sub);
     if (presenting()) next.set("present", "1");
     if (old.get("__theme")) next.set("__theme", old.get("__theme"));
-    if (tab === old.get("tab") && (sub ? slug(sub.textContent) === old.get("sub") : !old.get("sub")))
+    if (tab === old.get("tab") && (sub ? sub === old.get("sub") : !old.get("sub")))
       for (const [k, v] of old) if (!RESERVED.has(k)) next.set(k, v);
     const query = next.toString();
     const url = location.pathname + (query ? "?" + query : "") + location.hash;
@@ -544,9 +596,20 @@ JS = r"""
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
         const b = subTabChoices(subs).find((x) => slug(x.textContent) === slug(sub));
-        if (!b) notice(`This topic has no part called '${cut(sub)}'. Parts: ${subTabChoices(subs).map((x) => slug(x.textContent)).join(", ")}.`);
-        else if (b.getAttribute("aria-selected") !== "true") b.click();
-        afterSub();
+        const inner = b ? null : innerTab(subs, sub);
+        const open = (x) => { if (x.getAttribute("aria-selected") !== "true") x.click(); };
+        if (b) { open(b); afterSub(); }
+        else if (inner) {  // its sub-tab first, then the tab inside it once that is shown
+          open(inner[0]);
+          whenReady(() => visible(inner[1]), () => {  // and in view: it may be far down the sub-tab
+            open(inner[1]);
+            inner[1].scrollIntoView({ block: "start" });
+            afterSub();
+          }, 50);
+        } else {
+          notice(`This topic has no part called '${cut(sub)}'. Parts: ${subTabChoices(subs).map((x) => slug(x.textContent)).join(", ")}.`);
+          afterSub();
+        }
       }, 20);
       setTimeout(() => { if (!done && !subTabs()) { notice(`This topic has no parts; '${cut(sub)}' was skipped.`); afterSub(); } }, 2500);
     } else afterSub();

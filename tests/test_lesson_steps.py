@@ -34,10 +34,10 @@ def walk(block):
         yield from walk(child)
 
 
-def controls(area, open_part=None) -> tuple[dict, dict]:
-    """(label slug -> control, button slug -> button) the page finds in ``area`` with ``open_part`` open."""
+def controls(area, open_parts=()) -> tuple[dict, dict]:
+    """(label slug -> control, button slug -> button) the page finds in ``area`` with ``open_parts`` open."""
     found, buttons = {}, {}
-    for block in _visible_blocks(area, open_part):
+    for block in _visible_blocks(area, open_parts):
         if isinstance(block, gr.Button):
             buttons.setdefault(slug(block.value), block)
         elif isinstance(block, gr.components.Component) and getattr(block, "label", None) and block.visible:
@@ -49,19 +49,19 @@ def controls(area, open_part=None) -> tuple[dict, dict]:
     return found, buttons
 
 
-def _visible_blocks(block, open_part=None):
+def _visible_blocks(block, open_parts=()):
     """Blocks shown when ``block`` is open, in page order: a gr.Tabs contributes only its open tab
-    (``open_part`` for the topic's own sub-tabs, else the first)."""
+    (the one of ``open_parts`` among its tabs, else the first)."""
     for child in getattr(block, "children", []) or []:
         if isinstance(child, gr.Tabs):
             tabs = [t for t in child.children if isinstance(t, gr.Tab)]
             if tabs:
-                yield from _visible_blocks(open_part if open_part in tabs else tabs[0])
+                yield from _visible_blocks(next((t for t in tabs if t in open_parts), tabs[0]), open_parts)
             continue
         if getattr(child, "visible", True) is False:
             continue
         yield child
-        yield from _visible_blocks(child, open_part)
+        yield from _visible_blocks(child, open_parts)
 
 
 def in_closed_accordion(area, target) -> bool:
@@ -83,6 +83,19 @@ def sub_tabs(topic_tab) -> list:
         if block is not topic_tab and isinstance(block, gr.Tabs):
             return [t for t in block.children if isinstance(t, gr.Tab)]
     return []
+
+
+def open_parts_for(parts: list, name: str) -> tuple | None:
+    """The tabs a link's ``sub=name`` opens: one of the topic's sub-tabs, or a tab inside one with that sub-tab
+    (the page's script: ``innerTab``); None when there is none by that name."""
+    for part in parts:
+        if slug(part.label) == slug(name):
+            return (part,)
+    for part in parts:
+        for block in walk(part):
+            if block is not part and isinstance(block, gr.Tab) and slug(block.label) == slug(name):
+                return part, block
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -144,14 +157,13 @@ def test_every_step_link_names_real_controls_and_values_in_range(demo, topic):
         # The page looks for controls in the open topic: its own and its open sub-tab's (shared/page.py,
         # controlArea); without ``sub`` the topic's first sub-tab is open.
         parts = sub_tabs(tab)
-        area, open_part = tab, (parts[0] if parts else None)
+        area, open_parts = tab, tuple(parts[:1])
         if "sub" in params:
-            match = [t for t in parts if slug(t.label) == slug(params["sub"])]
-            if not match:
+            open_parts = open_parts_for(parts, params["sub"])
+            if open_parts is None:
                 problems.append(f"step {number}: no sub-tab {params['sub']!r} in {[slug(t.label) for t in parts]}")
                 continue
-            open_part = match[0]
-        found, buttons = controls(area, open_part)
+        found, buttons = controls(area, open_parts)
         for key, value in params.items():
             if key in RESERVED_PARAMETERS:
                 continue

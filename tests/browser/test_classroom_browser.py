@@ -178,6 +178,9 @@ def test_at_projector_size_the_lesson_and_the_demo_are_both_at_hand(app_url, mak
         expect(page.get_by_role("heading", name="Try it")).to_be_in_viewport()
         expect(page.get_by_label("Prompt", exact=True)).to_be_in_viewport()  # the demo stayed where it was
         assert page.evaluate("() => window.scrollY") == 0
+        scroll_down_the_demo(page)  # the lesson stays beside it (sticky), where the teacher left it
+        expect(page.get_by_role("heading", name="Try it")).to_be_in_viewport()
+        assert lesson.first.bounding_box()["y"] >= 0
     else:  # one at a time, switched
         expect(lesson).to_have_count(0)
         switch = page.locator(".cm-view-switch").filter(visible=True)
@@ -187,6 +190,16 @@ def test_at_projector_size_the_lesson_and_the_demo_are_both_at_hand(app_url, mak
         page.screenshot(path=SCREENSHOTS / f"classroom_language_lesson_{size}.png")
         switch.get_by_role("button", name="Demo").click()
         expect(page.get_by_role("button", name="Generate", exact=True)).to_be_visible()
+        scroll_down_the_demo(page)
+        expect(switch).to_be_in_viewport()  # the switch stays at the top of the screen
+
+
+def scroll_down_the_demo(page):
+    """Scroll the page down over the demo as a mouse wheel does, until it has moved."""
+    box = page.locator(".cm-demo-pane").filter(visible=True).first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, min(box["y"] + box["height"], page.viewport_size["height"]) - 20)
+    page.mouse.wheel(0, 800)
+    page.wait_for_function("() => window.scrollY > 200")
 
 
 def test_a_try_it_step_in_the_lesson_sets_the_demo_up_and_runs_it(app_url, make_page):
@@ -228,3 +241,37 @@ def test_a_link_never_changes_a_tab_the_learner_moved_to(app_url, make_page):
     assert "smiling cat face" in shown and "Once upon a time" not in shown
     expect(page).to_have_url(re.compile(r"tab=images"))
     assert "prompt" not in query(page)
+
+
+def test_a_link_opens_a_tab_inside_a_sub_tab_and_the_address_bar_keeps_it(app_url, make_page):
+    """``sub=draw`` names a tab inside topic 9's *Search & caption*: both open, from a link and from lesson 9's
+    step 3 while another sub-tab is open."""
+    page = make_page(1280, 720, 1.5)
+    open_app(page, f"{app_url}?tab=multimodal&sub=draw")
+    selected_tab(page, "9 · Multimodal")
+    selected_tab(page, "Search & caption")
+    selected_tab(page, "Draw")
+    expect(page.get_by_role("button", name="Caption the drawing", exact=True)).to_be_visible()
+    page.wait_for_timeout(2000)  # the page has written the address bar by now
+    assert query(page)["sub"] == "draw" and page.locator("#cm-notice").count() == 0
+
+    page.get_by_role("tab", name="Forecasts", exact=True).click()
+    expect(page).to_have_url(re.compile(r"sub=forecasts"))
+    page.get_by_role("link", name="▶ Set up step 3").click()
+    selected_tab(page, "Search & caption")
+    selected_tab(page, "Draw")
+    expect(page.get_by_role("button", name="Caption the drawing", exact=True)).to_be_visible()
+    expect(page.get_by_role("tab", name="Draw", exact=True)).to_be_in_viewport()  # scrolled to, far down the sub-tab
+    page.screenshot(path=SCREENSHOTS / "classroom_link_inside_a_sub_tab.png")
+
+
+def test_lesson_5_step_2_generates_and_a_click_on_the_strip_shows_that_step(app_url, make_page):
+    page = make_page(1280, 720, 1.5)
+    open_app(page, f"{app_url}?tab=images")
+    selected_tab(page, "5 · Images")
+    page.get_by_role("link", name="▶ Set up step 2").click()
+    expect(page.locator("#images-filmstrip img")).to_have_count(25, timeout=300_000)
+    page.locator("#images-filmstrip").scroll_into_view_if_needed()
+    page.locator("#images-filmstrip .thumbnail-item").nth(4).click()
+    expect(page.get_by_label("number input for Step", exact=True)).to_have_value("5")
+    page.screenshot(path=SCREENSHOTS / "classroom_images_step_2.png")

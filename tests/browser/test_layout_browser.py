@@ -46,3 +46,30 @@ def test_main_action_is_on_the_first_screen(app_url, projector_page, topic):
     assert box["y"] + box["height"] <= viewport["height"], (
         f"{topic.slug} at {size}: the main action ends at y = {box['y'] + box['height']:.0f} CSS px, "
         f"below the first screen ({viewport['height']} px)")
+
+
+def test_every_sub_tab_is_in_view_and_one_click_away(app_url, projector_page):
+    """No sub-tab hides in Gradio's "More tabs" menu: a bar whose tabs do not fit wraps onto a further row (on a
+    projector at 150% zoom the menu held five of topic 8's eight sub-tabs). Each sub-tab button lies inside the
+    screen's width, and a click on the last one opens it."""
+    page, size = projector_page
+    open_app(page, app_url)
+    for topic in TOPICS:
+        page.get_by_role("tab", name=topic.tab_title, exact=True).click()
+        panel = page.locator(".tabitem").filter(visible=True).filter(has=page.locator(".cm-topic")).first
+        expect(panel).to_be_visible()
+        bar = panel.locator(".cm-demo-pane [role='tablist']").first
+        if not bar.count():
+            continue
+        assert panel.locator(".overflow-menu").filter(visible=True).count() == 0, f"{topic.slug} at {size}"
+        tabs = bar.locator("button[role='tab']")
+        width = page.viewport_size["width"]
+        for i in range(tabs.count()):
+            box = tabs.nth(i).bounding_box()
+            assert box and box["width"] > 0 and 0 <= box["x"] and box["x"] + box["width"] <= width, (
+                f"{topic.slug} at {size}: sub-tab {tabs.nth(i).inner_text()!r} is out of view")
+        last = tabs.nth(tabs.count() - 1)
+        last.click()
+        expect(last).to_have_attribute("aria-selected", "true")
+        if topic.slug in ("industries", "ethics"):
+            page.screenshot(path=SCREENSHOTS / f"layout_sub_tabs_{topic.slug}_{size}.png")
