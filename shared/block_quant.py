@@ -15,14 +15,17 @@ layout of onnxruntime's contrib op ``MatMulNBits`` (``w = scale * (q - zero_poin
 https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.microsoft.MatMulNBits):
 
 - ``Q8_0`` becomes 8-bit ``MatMulNBits`` with ``scale = d`` and the default zero point 128: exact.
-- ``Q4_1`` becomes 4-bit ``MatMulNBits`` with ``scale = d`` and an integer zero point
-  ``z = round(-m / d)``; the part of ``m`` an integer cannot hold, ``r = m + d * z`` (``|r| <= d / 2``),
-  is added back as ``blocksums(x) @ r``, a small float32 product over the ``K / 32`` block sums of
-  the input. The same ``MatMulNBits`` computes those sums, as ``K / 32`` extra output columns whose
+- ``Q4_1`` becomes 4-bit ``MatMulNBits`` with ``scale = d`` and the default zero point 8, so
+  ``d * (q - 8)``; the rest of each weight, ``r = m + 8 * d``, is the same for a whole block and is
+  added back as ``blocksums(x) @ r``, a small float32 product over the ``K / 32`` block sums of the
+  input. The same ``MatMulNBits`` computes those sums, as ``K / 32`` extra output columns whose
   weights are 1 on one block and 0 elsewhere (exact on the int4 grid). This is how llama.cpp itself
   applies ``m``: its ``Q8_1`` activations carry their block sums. The weights are then exact; only the
   activations are rounded, to int8 per block (``accuracy_level=4``), as llama.cpp also does, and the
   block sums are those of the rounded activations, as in llama.cpp's ``Q4_1 x Q8_1`` dot product.
+  Without a ``zero_points`` input, onnxruntime's AVX2 kernel for one token at a time takes its
+  symmetric path (``zp_is_8`` in MLAS), with less work per block than per-block zero points need;
+  the AVX-512 kernels cost the same either way (they add zero points through block sums too).
 
 Finally :func:`flatten_hidden_states` carries the hidden states as ``(batch * sequence, hidden)``
 matrices, so that each correction and its addition run as one ``Gemm`` (onnxruntime's CPU ops cost a
@@ -41,6 +44,7 @@ import numpy as np
 
 BLOCK = 32
 ACCURACY_LEVEL = 4  # int8 activations: the fast CPU kernels (MLAS CompInt8)
+Q4_ZERO_POINT = 8  # MatMulNBits' default for 4 bits, used when the node has no zero_points input
 _GRID_TOLERANCE = 1e-3  # how far from an integer q may be, in units of the block's step d
 
 
@@ -211,24 +215,21 @@ def _encode_q4_1_group(x: str, group: list) -> tuple[list, list]:
     m = np.concatenate([g[3] for g in group])
     n, n_blocks, _ = q.shape
     k = n_blocks * BLOCK
-    z = np.clip(np.rint(-m / np.where(d == 0, 1, d)), 0, 15)
-    residual = m + d * z  # (N, K/32): the part of m that the integer zero point cannot hold
-    # Extra output j sums block j of x: weight 1 (q = 1, scale 1, zero point 0) there, 0 elsewhere.
-    sums_q = np.zeros((n_blocks, n_blocks, BLOCK), np.uint8)
-    sums_q[np.arange(n_blocks), np.arange(n_blocks)] = 1
-    q, d, z = (np.concatenate(pair) for pair in ((q, sums_q), (d, np.ones((n_blocks, n_blocks))),
-                                                 (z, np.zeros((n_blocks, n_blocks)))))
+    residual = m + Q4_ZERO_POINT * d  # (N, K/32): w = d * (q - 8) + residual
+    # Extra output j sums block j of x: weight 1 (q = 9, scale 1) there, 0 (q = 8) elsewhere.
+    sums_q = np.full((n_blocks, n_blocks, BLOCK), Q4_ZERO_POINT, np.uint8)
+    sums_q[np.arange(n_blocks), np.arange(n_blocks)] = Q4_ZERO_POINT + 1
+    q, d = np.concatenate([q, sums_q]), np.concatenate([d, np.ones((n_blocks, n_blocks))])
     name = group[0][0].name if len(group) == 1 else f"{x}/fused"
     outs = [g[0].output[0] for g in group]
     y = outs[0] if len(group) == 1 else f"{name}/output"
     inits = [numpy_helper.from_array(pack_nibbles(q), f"{name}.q4"),
              numpy_helper.from_array(d.astype(np.float32), f"{name}.scales"),
-             numpy_helper.from_array(pack_nibbles(np.pad(z, ((0, 0), (0, n_blocks % 2)))), f"{name}.zero_points"),
              numpy_helper.from_array(np.array([n, n_blocks], np.int64), f"{name}.split_sums"),
              numpy_helper.from_array(np.ascontiguousarray(residual.T.astype(np.float32)), f"{name}.residual")]
     nodes = [
         _matmul_nbits(f"{name}/MatMulNBits", x, f"{name}/q4_and_sums", k, n + n_blocks, 4,
-                      [f"{name}.q4", f"{name}.scales", f"{name}.zero_points"]),
+                      [f"{name}.q4", f"{name}.scales"]),
         helper.make_node("Split", [f"{name}/q4_and_sums", f"{name}.split_sums"], [f"{name}/q4", f"{name}/block_sums"],
                          name=f"{name}/BlockSums", axis=-1),
         helper.make_node("MatMul", [f"{name}/block_sums", f"{name}.residual"], [f"{name}/residual"],

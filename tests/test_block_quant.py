@@ -126,6 +126,8 @@ def test_gguf_blocks_become_the_same_numbers_in_int4_and_int8(built):
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     bits = sorted(next(a.i for a in n.attribute if a.name == "bits") for n in graph.node if n.op_type == "MatMulNBits")
     assert bits == [4] * 2 * 4 + [8]  # q/k/v packed by the builder, gate and up fused here: 4 per layer, + lm_head
+    # No zero_points input: the default zero point (8 for int4, 128 for int8), for the CPUs' symmetric kernels.
+    assert all(len(n.input) == 3 for n in graph.node if n.op_type == "MatMulNBits")
     ops = [n.op_type for n in graph.node]
     assert ops.count("GatherBlockQuantized") == 1 and "Transpose" not in ops  # the tied embedding: int8 rows
     # Each Q4_1 group's correction is one Gemm on 2-D hidden states; no separate MatMul + Add is left.
