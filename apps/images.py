@@ -493,8 +493,8 @@ def build() -> None:
     gr.Markdown("### Text to image, one denoising step at a time")
     with gr.Row():
         prompt = gr.Textbox(label="Prompt", value=DEFAULTS["prompt"], max_lines=2, scale=2,
-                            info="Empty = unconditional. The emoji model knows about 1,900 emoji (faces, animals, "
-                                 "food, objects, flags) in three styles: ask for a colour or a style (\"in 3D style\").")
+                            info="Empty = unconditional. The emoji model knows about 1,900 emoji in three styles: "
+                                 "name a colour or a style (\"in 3D style\").")
         negative = gr.Textbox(label="Negative prompt", value="", max_lines=2, scale=1,
                               info="Replaces the empty prompt in guidance: steer away from it.")
     # Laid out with the settings below the tabs; created here because the examples set it.
