@@ -111,6 +111,11 @@ def llama_cpp_first_token(llm, ids: np.ndarray) -> np.ndarray:
     return np.array(llm.scores[len(ids) - 1], dtype=np.float64)
 
 
+def machine_load() -> str:
+    """The 1-minute load average against the core count: other processes' share of the CPUs during a run."""
+    return f"{os.getloadavg()[0]:.1f} runnable threads on {os.cpu_count()} cores (1-minute average)"
+
+
 def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
@@ -151,6 +156,7 @@ def main() -> None:
     ids = G.encode_prompt(torch_bundle.tokenizer, PROMPT, "Raw continuation")
     print(f"model {torch_bundle.spec.label}, torch threads {torch.get_num_threads()}, {a.tokens} tokens, "
           f"{a.repeats} repeats (median)")
+    print(f"machine load before timing: {machine_load()}")
     print(f"RSS: {base:.0f} MB before loading; transformers float32 adds {after_torch - base:.0f} MB; "
           f"{onnx_bundle.backend} adds {after_onnx - after_torch:.0f} MB")
     llm = llama_cpp_model()
@@ -186,6 +192,7 @@ def main() -> None:
                   f"x{tps / med['model.generate'][0]:.2f} of model.generate")
         if name == "greedy":
             greedy = med
+    print(f"\nmachine load after timing: {machine_load()}")
     if fast:
         quality_guard(onnx_bundle, torch_bundle, llm)
     if llm is None:
