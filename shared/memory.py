@@ -19,6 +19,7 @@ import anyio
 
 from shared import limits
 
+
 def _malloc_trim():
     try:
         return ctypes.CDLL(None).malloc_trim  # the C library this process runs on
