@@ -18,6 +18,12 @@ one request may carry up to a thousand files. Here the disk stays bounded at fou
 Files a demo writes itself before gradio copies them into that folder (a MIDI file, a script) go into
 :func:`fresh_folder`, which keeps only the newest ``limits.OUTPUT_FOLDERS_KEPT`` folders.
 
+Returned files are written whole, once: gradio names each returned picture, sound or file by its content's hash
+and rewrote it in place on every return, so when thirty learners made the same default picture, one learner's
+download could read the file while another's return had just emptied it (``bench/classroom.py`` saw "peer closed
+connection without sending complete message body"). :func:`write_returned_files_once` makes gradio write into a
+private folder and move the finished file into place, unless a file of that content is there already.
+
 Images: PIL reads an image's size from its header when it opens it and refuses (``DecompressionBombError``)
 one of more than ``limits.IMAGE_MAX_PIXELS`` before decoding a pixel, for gradio's image inputs too.
 """
@@ -25,6 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
+import os
 import shutil
 import tempfile
 import threading
@@ -34,6 +43,7 @@ from collections import OrderedDict, deque
 from pathlib import Path
 
 import anyio
+from gradio import processing_utils
 from PIL import Image
 
 from shared import limits
@@ -284,3 +294,47 @@ def fresh_folder(prefix: str) -> Path:
         OUTPUTS.mkdir(parents=True, exist_ok=True)
         keep_newest(OUTPUTS, limits.OUTPUT_FOLDERS_KEPT - 1)
         return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=OUTPUTS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Returned files: written whole, once
+# ---------------------------------------------------------------------------------------------
+
+def _written_once(save):
+    """``save`` (one of gradio's ``save_*_to_cache``, which return ``<cache_dir>/<content hash>/<name>``) made to
+    write into a fresh private folder inside ``cache_dir`` and move the finished file to that path with
+    ``os.replace`` (atomic on one file system), or to drop it when a file of the same content is there already: a
+    reader never sees a half-written or emptied file."""
+    signature = inspect.signature(save)
+
+    @functools.wraps(save)
+    def wrapper(*args, **kwargs):
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        cache_dir = Path(call.arguments["cache_dir"])
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        private = Path(tempfile.mkdtemp(prefix=".writing-", dir=cache_dir))
+        try:
+            call.arguments["cache_dir"] = str(private)
+            written = Path(save(*call.args, **call.kwargs))
+            final = cache_dir / written.relative_to(private.resolve())
+            if not final.exists():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(written, final)
+            return str(final.resolve())
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+
+    wrapper.writes_once = True
+    return wrapper
+
+
+def write_returned_files_once() -> None:
+    """Route gradio's writers of returned pictures, sounds and bytes through :func:`_written_once` (idempotent)."""
+    for name in ("save_pil_to_cache", "save_bytes_to_cache", "save_audio_to_cache"):
+        save = getattr(processing_utils, name)
+        if not getattr(save, "writes_once", False):
+            setattr(processing_utils, name, _written_once(save))
+
+
+write_returned_files_once()

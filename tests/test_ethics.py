@@ -60,11 +60,17 @@ def test_watermarked_generations_have_z_above_4_at_200_tokens(embedded_lm, water
 
 
 @pytest.mark.parametrize("seed", [2, 3])
-def test_unwatermarked_generations_have_z_below_2(embedded_lm, seed):
+def test_unwatermarked_generations_stay_below_the_detection_threshold(embedded_lm, watermarked, seed):
+    # Unwatermarked text's z-score is a standard normal draw per text (about 1 in 40 exceed 2; CI saw 2.5 on an
+    # AVX2-only CPU, whose kernels sample another text): assert what holds on every CPU, the detector's verdict
+    # at z = 4 (one-sided p 3e-5), and that the same seed's watermarked text scores clearly higher.
     text, steps = watermark.generate(embedded_lm, PROMPT, "Raw continuation", _settings(seed), None)
     found = watermark.detect(embedded_lm.tokenizer, text, WATERMARK)
     assert len(steps) >= 50
-    assert found.z_score < 2, text
+    assert found.z_score < limits.WATERMARK_Z_THRESHOLD, text
+    marked = watermarked[0] if seed == 2 else watermark.generate(
+        embedded_lm, PROMPT, "Raw continuation", _settings(seed), WATERMARK)[0]
+    assert watermark.detect(embedded_lm.tokenizer, marked, WATERMARK).z_score > found.z_score + 2
 
 
 def test_detector_counts_agree_with_the_token_colours_and_the_z_formula(embedded_lm, watermarked):

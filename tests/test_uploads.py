@@ -314,3 +314,48 @@ def test_gradio_keeps_state_for_a_bounded_number_of_sessions(small_app):
         holder[f"session-{i}"]
     assert len(holder.session_data) == limits.STATE_SESSIONS_MAX
     assert f"session-{limits.STATE_SESSIONS_MAX + 39}" in holder and "session-0" not in holder
+
+
+# --- returned files: written whole, once -----------------------------------------------------
+
+def _picture(seed: int) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+
+
+def test_the_same_returned_picture_is_written_once_and_never_emptied_under_a_reader(tmp_path):
+    from gradio import processing_utils
+    path = Path(processing_utils.save_pil_to_cache(_picture(0), str(tmp_path), format="png"))
+    before = path.stat()
+    with open(path, "rb") as reader:  # a learner's download, in progress
+        again = Path(processing_utils.save_pil_to_cache(_picture(0), str(tmp_path), format="png"))
+        assert again == path
+        assert len(reader.read()) == before.st_size > 0
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    other = Path(processing_utils.save_pil_to_cache(_picture(1), str(tmp_path), format="png"))
+    assert other != path and Image.open(other).size == (64, 64)
+    assert not list(tmp_path.glob(".writing-*")), "no private folder is left behind"
+
+
+def test_the_same_returned_sound_is_written_once(tmp_path):
+    from gradio import processing_utils
+    wave = (np.sin(np.arange(16000) / 10) * 8000).astype(np.int16)
+    first = Path(processing_utils.save_audio_to_cache(wave, 16000, "wav", str(tmp_path)))
+    ino = first.stat().st_ino
+    second = Path(processing_utils.save_audio_to_cache(wave, 16000, "wav", str(tmp_path)))
+    assert second == first and second.stat().st_ino == ino and second.stat().st_size > 16000 * 2
+    assert Path(processing_utils.save_bytes_to_cache(b"abc", "x.txt", str(tmp_path))).read_bytes() == b"abc"
+
+
+def test_readers_of_a_picture_many_learners_return_at_once_always_read_it_whole(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio import processing_utils
+    size = Path(processing_utils.save_pil_to_cache(_picture(0), str(tmp_path), format="png")).stat().st_size
+
+    def learner(_):
+        path = processing_utils.save_pil_to_cache(_picture(0), str(tmp_path), format="png")
+        return len(Path(path).read_bytes())
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(learner, range(200))) == {size}
