@@ -259,10 +259,8 @@ JS = r"""
   function tabList(root) {  // the first tab bar inside root (the topics' bar for the document)
     return root.querySelector('[role="tablist"]');
   }
-  function tabButtons(list) {  // a bar's tab buttons, and those Gradio moved into its "More tabs" menu for lack of width
-    if (!list) return [];
-    const menu = list.parentElement && list.parentElement.querySelector(":scope > .overflow-menu .overflow-dropdown");
-    return [...list.querySelectorAll('button[role="tab"]'), ...(menu ? menu.querySelectorAll("button") : [])];
+  function tabButtons(list) {  // a bar's tab buttons: every bar wraps, so all of them are in it (every_tab_in_view)
+    return list ? [...list.querySelectorAll('button[role="tab"]')] : [];
   }
   function selectedButton(list) {
     return tabButtons(list).find((b) => b.getAttribute("aria-selected") === "true" || b.classList.contains("selected"));
@@ -283,14 +281,9 @@ JS = r"""
     const panel = openPanel(document);
     return panel ? tabList(panel) : null;
   }
-  function subTabChoices(subs) {  // the bar's buttons, then those that did not fit, in gradio's overflow menu
-    const wrapper = subs.closest(".tab-wrapper") || subs.parentElement;
-    return [...new Set([...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")])];
-  }
-
   function innerTab(subs, name) {  // a tab inside one of the topic's sub-tabs (topic 9's Draw): [that sub-tab, the tab]
     const panel = openPanel(document);
-    const own = new Set(subTabChoices(subs));
+    const own = new Set(tabButtons(subs));
     const inner = panel ? [...panel.querySelectorAll('button[role="tab"]')]
       .find((b) => !own.has(b) && slug(b.textContent) === slug(name)) : null;
     const part = inner ? inner.closest(".tabitem") : null;  // the sub-tab's panel: its button controls that id
@@ -595,7 +588,7 @@ JS = r"""
     }); } };
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
-        const b = subTabChoices(subs).find((x) => slug(x.textContent) === slug(sub));
+        const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));
         const inner = b ? null : innerTab(subs, sub);
         const open = (x) => { if (x.getAttribute("aria-selected") !== "true") x.click(); };
         if (b) { open(b); afterSub(); }
@@ -607,7 +600,7 @@ JS = r"""
             afterSub();
           }, 50);
         } else {
-          notice(`This topic has no part called '${cut(sub)}'. Parts: ${subTabChoices(subs).map((x) => slug(x.textContent)).join(", ")}.`);
+          notice(`This topic has no part called '${cut(sub)}'. Parts: ${tabButtons(subs).map((x) => slug(x.textContent)).join(", ")}.`);
           afterSub();
         }
       }, 20);
