@@ -30,6 +30,7 @@ from shared import plots
 # Settings that are not a control's label.
 RESERVED_PARAMETERS = ("tab", "sub", "present", "run", "__theme")
 NARROW_MAX_PX = 760  # CSS pixels: below this the lesson and the demo take turns (1024 px at 150% zoom is 683)
+EMPTY_HINT = "Appears here after a run"  # what an output shows before its demo has run
 SHORT_MAX_PX = 560  # CSS pixels high: a projector at 150% zoom (720 px is 480, 768 px is 512)
 
 CSS = f"""
@@ -123,6 +124,34 @@ CSS = f"""
 .cm-fit-picture :is(.image-container, .image-frame, button) {{ height: auto !important; }}
 .cm-fit-picture .image-frame img {{ width: 100%; height: auto; max-height: 256px; object-fit: contain; }}
 
+/* A picture, plot or gallery has its label above it, not floating over its top (where it hid a plot's title and
+   its first points). */
+.gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty))
+  > label.float[data-testid="block-label"] {{ position: static !important; margin: 0 0 4px 0; }}
+/* An output with nothing in it yet is a short box that says so: Gradio draws a frame 120-270 px high with a
+   faint icon, which pushed the demo's other parts down a screen and told a class nothing. */
+.gradio-container .empty:is(.large, .small) {{ min-height: 3rem !important; height: auto !important; margin-top: 0;
+                                               gap: 0.6rem; padding: 0.5rem; }}
+.gradio-container .empty:is(.large, .small)::after {{ content: "{EMPTY_HINT}"; color: var(--block-info-text-color);
+                                                     font-size: var(--block-info-text-size); }}
+.gradio-container .block:has(> .empty:is(.large, .small), > * > .empty:is(.large, .small)) {{
+  height: auto !important; min-height: 0 !important; }}
+
+/* An upload box says "Drop File Here - or - Click to Upload" on one line: Gradio's three lines and icon need 240 px,
+   so a 90 px file box cut "Click to Upload" in half and one without a height was 240 px tall. A file box is as tall
+   as its label and that line (a long label floated over the text). */
+.gradio-container .upload-container [data-testid="upload-text"] {{ min-height: 2.5rem; flex-direction: row;
+  flex-wrap: wrap; gap: 0 0.3em; padding-top: 0; }}
+.gradio-container .upload-container [data-testid="upload-text"] .or {{ display: inline; }}
+/* A small picture box (Gradio's "compact" prompt) wraps its prompt instead of cutting it ("Click to Upl"). */
+.gradio-container .upload-container [data-testid="upload-text"] .prompt {{ display: block; white-space: normal;
+                                                                         text-align: center; }}
+.gradio-container .upload-container [data-testid="upload-text"] .icon-wrap {{ width: 1.3em; margin: 0 0.2em 0 0; }}
+.gradio-container .block:has(> button.upload-container) {{ height: auto !important; }}
+.gradio-container .block:has(> button.upload-container) > label.float[data-testid="block-label"] {{
+  position: static !important; margin: 0 0 4px 0; }}
+.gradio-container .block > button.upload-container {{ height: auto !important; min-height: 3.5rem; }}
+
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
 .cm-present {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem; --input-text-size: 1.1rem;
@@ -138,6 +167,12 @@ CSS = f"""
 /* Highlighted tokens: gradio writes black on the category's colour at half strength, which the dark page darkens. */
 .dark [data-testid="highlighted-text"] .token.highlighted,
 .dark [data-testid="highlighted-text"] .legend-item {{ color: #ffffff !important; }}
+/* A slider in a narrow column keeps its maximum in view: Gradio's track is at least 112 px wide, which pushed the
+   maximum past the edge of a 160 px column ("24" of topic 9's Results was cut). */
+.gradio-container .slider_input_container input[type="range"] {{ min-width: 2.5rem; }}
+/* An accordion's arrow stays a small square beside a title that wraps: stretched to the title's two lines and then
+   turned a quarter, it poked out of the box. */
+.gradio-container .label-wrap > .icon {{ flex-shrink: 0; align-self: center; line-height: 1; }}
 /* A slider reached with the keyboard shows where the focus is. */
 .gradio-container input[type="range"]:focus-visible {{ outline: 3px solid var(--color-accent);
                                                         outline-offset: 3px; border-radius: 4px; }}
@@ -184,6 +219,19 @@ def every_tab_in_view(demo: gr.Blocks) -> None:
             block.overflow_behavior = "wrap"
         elif isinstance(block, gr.Tab) and block.id is not None and not block.elem_id:
             block.elem_id = f"cm-tab-{block.id}"
+
+
+def hints_in_empty_tables(demo: gr.Blocks) -> None:
+    """A results table that is empty before a run says so in its header, instead of showing Gradio's placeholder
+    columns "1 2 3" (tables that already name their columns keep them). Only tables no event reads."""
+    read = {block._id for fn in demo.fns.values() for block in fn.inputs}
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.Dataframe) or block.interactive or block._id in read:
+            continue
+        value = block.value if isinstance(block.value, dict) else {}
+        headers = value.get("headers") or []
+        if headers and not value.get("data") and headers == [str(i) for i in range(1, len(headers) + 1)]:
+            block.value = {"headers": [EMPTY_HINT], "data": [], "metadata": None}
 
 
 def text_alternatives(demo: gr.Blocks) -> None:
