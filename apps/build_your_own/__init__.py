@@ -494,7 +494,7 @@ def build() -> None:
             with gr.Accordion("Model card (README.md)", open=True):
                 card = gr.Markdown()
             with gr.Accordion(f"Training script ({X.SCRIPT_NAME})", open=False):
-                script = gr.Code(language="python", interactive=False)
+                script = gr.Code(language="python", interactive=False, wrap_lines=True)
 
         with gr.Tab("5 · Fine-tune (LoRA)", id="byo-lora"):
             gr.Markdown(
