@@ -12,6 +12,9 @@ linked tab is the first thing they see.
   *Copy link* copies it. An unknown tab, sub-tab or control, or a value a control does not take, is said in
   a notice (as text: a link never adds markup to the page) and skipped.
 - **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
+- **Nothing cut, nothing empty and tall, on a projector** (``CSS``, :func:`hints_in_empty_tables`): labels sit above
+  pictures, an output not yet filled is one short line saying so, upload boxes are as tall as their prompt, slider
+  maxima and accordion arrows stay in their box (tests/browser/test_layout_browser.py walks every sub-tab).
 - **Light and dark, for everyone.** Text reaches 4.5:1 contrast (WCAG AA) in both themes (:func:`theme`);
   plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots and reset buttons
   have names a screen reader can say, and a heading's icon link is hidden from it (the heading names the
