@@ -170,6 +170,9 @@ CSS = f"""
 /* Highlighted tokens: gradio writes black on the category's colour at half strength, which the dark page darkens. */
 .dark [data-testid="highlighted-text"] .token.highlighted,
 .dark [data-testid="highlighted-text"] .legend-item {{ color: #ffffff !important; }}
+/* A dropdown's text stops before its arrow: Gradio draws the arrow over the last 24 px of the field, where it hid the
+   ")" of "tiny-emoji-diffusion-2 (embedded, trained here)". */
+.gradio-container .wrap-inner input[role="combobox"] {{ padding-right: 28px; }}
 /* A slider in a narrow column keeps its maximum in view: Gradio's track is at least 112 px wide, which pushed the
    maximum past the edge of a 160 px column ("24" of topic 9's Results was cut). */
 .gradio-container .slider_input_container input[type="range"] {{ min-width: 2.5rem; }}

@@ -101,8 +101,13 @@ async (scope) => {
   const ruler = document.createElement('canvas').getContext('2d');
   for (const input of scope.querySelectorAll('input[role="combobox"]')) {
     if (!shown(input) || input.closest('.tabitem, .cm-demo-pane') !== scope) continue;  // a sub-tab's: on its visit
-    if (input.scrollWidth > input.clientWidth + 1)
-      found.cutValues.push(`${name(input)}: "${input.value}" needs ${input.scrollWidth} px, shows ${input.clientWidth}`);
+    // The text's room: the field less its padding (the menu's arrow sits over the right padding)
+    const style = getComputedStyle(input);
+    ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const needs = Math.ceil(ruler.measureText(input.value).width);
+    if (input.scrollWidth > input.clientWidth + 1 || needs > room + 1)
+      found.cutValues.push(`${name(input)}: "${input.value}" needs ${needs} px, has ${Math.floor(room)}`);
     // Each option must fit too, once chosen (a model menu's longest label): open the list, measure, close it.
     input.focus({preventScroll: true});
     let options = [];
@@ -111,13 +116,11 @@ async (scope) => {
       const list = document.getElementById(input.getAttribute('aria-controls') || '');
       options = list ? [...list.querySelectorAll('[role="option"]')] : [];
     }
-    const style = getComputedStyle(input);
-    ruler.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
     for (const option of options) {
       const text = (option.getAttribute('aria-label') || option.textContent).trim();
       const width = Math.ceil(ruler.measureText(text).width);
-      if (width > input.clientWidth + 1)
-        found.cutOptions.push(`${name(input)}: "${text}" needs ${width} px, shows ${input.clientWidth}`);
+      if (width > room + 1)
+        found.cutOptions.push(`${name(input)}: "${text}" needs ${width} px, has ${Math.floor(room)}`);
     }
     input.blur();
     await pause(50);
