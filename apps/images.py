@@ -531,8 +531,7 @@ def build() -> None:
                 transform = gr.Button("Transform", variant="primary")
     gr.Markdown("**Settings** (for all three tabs above)")
     with gr.Row():
-        # 400 CSS px: the longest label, "tiny-emoji-diffusion-2 (embedded, trained here)", shows whole (at 380
-        # a narrow row cut it)
+        # 400 CSS px: the longest label, "tiny-emoji-diffusion (first model, 544 emoji)", shows whole
         model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_T2I, label="Model", scale=2, min_width=400,
                             info="The embedded emoji model works offline; hub models need the hub once "
                                  "(offline, the embedded model is used, with a warning).")

@@ -69,7 +69,7 @@ WEAT_PRESETS = {
         "delicious, tasty, juicy, sweet, ripe, eat, dessert, snack",
         "highway, engine, traffic, road, garage, fuel, driver, parking",
     ),
-    "Control: the same words shuffled across X and Y": (
+    "Control: the same words, shuffled": (
         "apple, car, cherry, bus, mango, tractor, pear, taxi",
         "banana, truck, grape, van, peach, motorcycle, plum, lorry",
         "delicious, tasty, juicy, sweet, ripe, eat, dessert, snack",

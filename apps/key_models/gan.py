@@ -196,7 +196,7 @@ def build_gan() -> None:
         setting = gr.Dropdown(list(GAN_PRESETS), value=next(iter(GAN_PRESETS)), label="Settings to try", scale=2,
                               min_width=300)  # the names are short enough to show whole in 300 px
         preset = gr.Dropdown(list(common.DATA_PRESETS), value=GANConfig.preset, label="Data", scale=1,
-                             min_width=220)
+                             min_width=230)  # "Ring of 8 Gaussians" shows whole beside the arrow
     controls = live.controls(main_action=True)
     with gr.Row():
         d_step = gr.Button("One discriminator step", size="sm")
