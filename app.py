@@ -88,6 +88,7 @@ def build_demo() -> gr.Blocks:
                     )
     page.no_share_buttons(demo)
     page.every_tab_in_view(demo)
+    page.hints_in_empty_tables(demo)
     page.text_alternatives(demo)
     demo.queue(default_concurrency_limit=limits.DEFAULT_CONCURRENCY, max_size=limits.QUEUE_MAX_SIZE)
     return demo

@@ -531,7 +531,8 @@ def build() -> None:
                 transform = gr.Button("Transform", variant="primary")
     gr.Markdown("**Settings** (for all three tabs above)")
     with gr.Row():
-        model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_T2I, label="Model", scale=2, min_width=380,
+        # 400 CSS px: the longest label, "tiny-emoji-diffusion (first model, 544 emoji)", shows whole
+        model = gr.Dropdown(MODEL_CHOICES, value=EMBEDDED_T2I, label="Model", scale=2, min_width=400,
                             info="The embedded emoji model works offline; hub models need the hub once "
                                  "(offline, the embedded model is used, with a warning).")
         scheduler = gr.Radio(list(SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler", scale=1)

@@ -231,7 +231,7 @@ CATALOG: tuple[ModelSpec, ...] = (
     # --- topic 5: text-to-image (apps/images.py) ---
     ModelSpec(
         id="tiny-emoji-diffusion-2",
-        label="tiny-emoji-diffusion-2 (embedded, trained here)",
+        label="tiny-emoji-diffusion-2 (embedded)",  # short: it shows whole in the menu on a projector
         task="text-to-image",
         source="project",
         repo_id="tiny-emoji-diffusion-2",

@@ -22,7 +22,9 @@ from shared.sampling import SamplingSettings, Step
 MODES = ("Chat", "Raw continuation")
 MODEL_CHOICES = [m.label for m in models_for("text-generation")]
 EMBEDDED_MODEL = next(m.label for m in models_for("text-generation") if m.id == EMBEDDED_LM)
-MODEL_MIN_WIDTH = 320  # CSS px: a model dropdown shows its whole label ("SmolLM2-135M-Instruct (embedded)")
+# CSS px: a model dropdown shows its longest label whole ("SmolLM2-135M-Instruct (hub, full precision)": 313 px of
+# text at 14 px, and 84 px of frame, padding and arrow); at 320 the menu cut it at 236 px.
+MODEL_MIN_WIDTH = 400
 DEFAULT_MODEL = MODEL_CHOICES[0]  # the class server's model where one is set (CM_LM_SERVER_URL), else EMBEDDED_MODEL
 LM_CONCURRENCY_ID = "language_model"  # every event that runs the course's language model queues here
 

@@ -12,6 +12,9 @@ linked tab is the first thing they see.
   *Copy link* copies it. An unknown tab, sub-tab or control, or a value a control does not take, is said in
   a notice (as text: a link never adds markup to the page) and skipped.
 - **Presenter mode** (the toggle, or ``?present=1``): larger lesson text and controls for the back row.
+- **Nothing cut, nothing empty and tall, on a projector** (``CSS``, :func:`hints_in_empty_tables`): labels sit above
+  pictures, an output not yet filled is one short line saying so, upload boxes are as tall as their prompt, slider
+  maxima and accordion arrows stay in their box (tests/browser/test_layout_browser.py walks every sub-tab).
 - **Light and dark, for everyone.** Text reaches 4.5:1 contrast (WCAG AA) in both themes (:func:`theme`);
   plots follow the theme (``shared/plots.py``); sliders show a focus ring; pictures, plots and reset buttons
   have names a screen reader can say, and a heading's icon link is hidden from it (the heading names the
@@ -30,6 +33,7 @@ from shared import plots
 # Settings that are not a control's label.
 RESERVED_PARAMETERS = ("tab", "sub", "present", "run", "__theme")
 NARROW_MAX_PX = 760  # CSS pixels: below this the lesson and the demo take turns (1024 px at 150% zoom is 683)
+EMPTY_HINT = "Appears here after a run"  # what an output shows before its demo has run
 SHORT_MAX_PX = 560  # CSS pixels high: a projector at 150% zoom (720 px is 480, 768 px is 512)
 
 CSS = f"""
@@ -123,6 +127,34 @@ CSS = f"""
 .cm-fit-picture :is(.image-container, .image-frame, button) {{ height: auto !important; }}
 .cm-fit-picture .image-frame img {{ width: 100%; height: auto; max-height: 256px; object-fit: contain; }}
 
+/* A picture, plot or gallery has its label above it, not floating over its top (where it hid a plot's title and
+   its first points). */
+.gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty))
+  > label.float[data-testid="block-label"] {{ position: static !important; margin: 0 0 4px 0; }}
+/* An output with nothing in it yet is a short box that says so: Gradio draws a frame 120-270 px high with a
+   faint icon, which pushed the demo's other parts down a screen and told a class nothing. */
+.gradio-container .empty:is(.large, .small) {{ min-height: 3rem !important; height: auto !important; margin-top: 0;
+                                               gap: 0.6rem; padding: 0.5rem; }}
+.gradio-container .empty:is(.large, .small)::after {{ content: "{EMPTY_HINT}"; color: var(--block-info-text-color);
+                                                     font-size: var(--block-info-text-size); }}
+.gradio-container .block:has(> .empty:is(.large, .small), > * > .empty:is(.large, .small)) {{
+  height: auto !important; min-height: 0 !important; }}
+
+/* An upload box says "Drop File Here - or - Click to Upload" on one line: Gradio's three lines and icon need 240 px,
+   so a 90 px file box cut "Click to Upload" in half and one without a height was 240 px tall. A file box is as tall
+   as its label and that line (a long label floated over the text). */
+.gradio-container .upload-container [data-testid="upload-text"] {{ min-height: 2.5rem; flex-direction: row;
+  flex-wrap: wrap; gap: 0 0.3em; padding-top: 0; }}
+.gradio-container .upload-container [data-testid="upload-text"] .or {{ display: inline; }}
+/* A small picture box (Gradio's "compact" prompt) wraps its prompt instead of cutting it ("Click to Upl"). */
+.gradio-container .upload-container [data-testid="upload-text"] .prompt {{ display: block; white-space: normal;
+                                                                         text-align: center; }}
+.gradio-container .upload-container [data-testid="upload-text"] .icon-wrap {{ width: 1.3em; margin: 0 0.2em 0 0; }}
+.gradio-container .block:has(> button.upload-container) {{ height: auto !important; }}
+.gradio-container .block:has(> button.upload-container) > label.float[data-testid="block-label"] {{
+  position: static !important; margin: 0 0 4px 0; }}
+.gradio-container .block > button.upload-container {{ height: auto !important; min-height: 3.5rem; }}
+
 /* Presenter mode: readable from the back row. */
 .cm-present .cm-lesson {{ font-size: 1.3rem; line-height: 1.6; }}
 .cm-present {{ --block-info-text-size: 1rem; --block-label-text-size: 1.05rem; --input-text-size: 1.1rem;
@@ -138,6 +170,15 @@ CSS = f"""
 /* Highlighted tokens: gradio writes black on the category's colour at half strength, which the dark page darkens. */
 .dark [data-testid="highlighted-text"] .token.highlighted,
 .dark [data-testid="highlighted-text"] .legend-item {{ color: #ffffff !important; }}
+/* A dropdown's text stops before its arrow: Gradio draws the arrow over the last 24 px of the field, where it hid the
+   ")" of "tiny-emoji-diffusion-2 (embedded, trained here)". */
+.gradio-container .wrap-inner input[role="combobox"] {{ padding-right: 28px; }}
+/* A slider in a narrow column keeps its maximum in view: Gradio's track is at least 112 px wide, which pushed the
+   maximum past the edge of a 160 px column ("24" of topic 9's Results was cut). */
+.gradio-container .slider_input_container input[type="range"] {{ min-width: 2.5rem; }}
+/* An accordion's arrow stays a small square beside a title that wraps: stretched to the title's two lines and then
+   turned a quarter, it poked out of the box. */
+.gradio-container .label-wrap > .icon {{ flex-shrink: 0; align-self: center; line-height: 1; }}
 /* A slider reached with the keyboard shows where the focus is. */
 .gradio-container input[type="range"]:focus-visible {{ outline: 3px solid var(--color-accent);
                                                         outline-offset: 3px; border-radius: 4px; }}
@@ -184,6 +225,19 @@ def every_tab_in_view(demo: gr.Blocks) -> None:
             block.overflow_behavior = "wrap"
         elif isinstance(block, gr.Tab) and block.id is not None and not block.elem_id:
             block.elem_id = f"cm-tab-{block.id}"
+
+
+def hints_in_empty_tables(demo: gr.Blocks) -> None:
+    """A results table that is empty before a run says so in its header, instead of showing Gradio's placeholder
+    columns "1 2 3" (tables that already name their columns keep them). Only tables no event reads."""
+    read = {block._id for fn in demo.fns.values() for block in fn.inputs}
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.Dataframe) or block.interactive or block._id in read:
+            continue
+        value = block.value if isinstance(block.value, dict) else {}
+        headers = value.get("headers") or []
+        if headers and not value.get("data") and headers == [str(i) for i in range(1, len(headers) + 1)]:
+            block.value = {"headers": [EMPTY_HINT], "data": [], "metadata": None}
 
 
 def text_alternatives(demo: gr.Blocks) -> None:
@@ -259,10 +313,8 @@ JS = r"""
   function tabList(root) {  // the first tab bar inside root (the topics' bar for the document)
     return root.querySelector('[role="tablist"]');
   }
-  function tabButtons(list) {  // a bar's tab buttons, and those Gradio moved into its "More tabs" menu for lack of width
-    if (!list) return [];
-    const menu = list.parentElement && list.parentElement.querySelector(":scope > .overflow-menu .overflow-dropdown");
-    return [...list.querySelectorAll('button[role="tab"]'), ...(menu ? menu.querySelectorAll("button") : [])];
+  function tabButtons(list) {  // a bar's tab buttons: every bar wraps, so all of them are in it (every_tab_in_view)
+    return list ? [...list.querySelectorAll('button[role="tab"]')] : [];
   }
   function selectedButton(list) {
     return tabButtons(list).find((b) => b.getAttribute("aria-selected") === "true" || b.classList.contains("selected"));
@@ -283,14 +335,9 @@ JS = r"""
     const panel = openPanel(document);
     return panel ? tabList(panel) : null;
   }
-  function subTabChoices(subs) {  // the bar's buttons, then those that did not fit, in gradio's overflow menu
-    const wrapper = subs.closest(".tab-wrapper") || subs.parentElement;
-    return [...new Set([...tabButtons(subs), ...wrapper.querySelectorAll(".overflow-dropdown button")])];
-  }
-
   function innerTab(subs, name) {  // a tab inside one of the topic's sub-tabs (topic 9's Draw): [that sub-tab, the tab]
     const panel = openPanel(document);
-    const own = new Set(subTabChoices(subs));
+    const own = new Set(tabButtons(subs));
     const inner = panel ? [...panel.querySelectorAll('button[role="tab"]')]
       .find((b) => !own.has(b) && slug(b.textContent) === slug(name)) : null;
     const part = inner ? inner.closest(".tabitem") : null;  // the sub-tab's panel: its button controls that id
@@ -595,7 +642,7 @@ JS = r"""
     }); } };
     if (tab && sub) {
       whenReady(() => subTabs(), (subs) => {
-        const b = subTabChoices(subs).find((x) => slug(x.textContent) === slug(sub));
+        const b = tabButtons(subs).find((x) => slug(x.textContent) === slug(sub));
         const inner = b ? null : innerTab(subs, sub);
         const open = (x) => { if (x.getAttribute("aria-selected") !== "true") x.click(); };
         if (b) { open(b); afterSub(); }
@@ -607,7 +654,7 @@ JS = r"""
             afterSub();
           }, 50);
         } else {
-          notice(`This topic has no part called '${cut(sub)}'. Parts: ${subTabChoices(subs).map((x) => slug(x.textContent)).join(", ")}.`);
+          notice(`This topic has no part called '${cut(sub)}'. Parts: ${tabButtons(subs).map((x) => slug(x.textContent)).join(", ")}.`);
           afterSub();
         }
       }, 20);

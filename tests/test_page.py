@@ -74,3 +74,17 @@ def test_every_picture_has_a_text_alternative(config):
     images = [c for c in config["components"] if c["type"] == "image"]
     assert len(images) >= 10
     assert [c["props"].get("label") for c in images if not c["props"].get("alt_text")] == []
+
+
+def test_an_empty_results_table_says_when_it_fills_instead_of_placeholder_columns(config):
+    """Gradio shows an empty table as columns "1 2 3": before a run, each results table names its hint instead;
+    a table that already names its columns keeps them, and a table an event reads keeps its value."""
+    from shared.page import EMPTY_HINT
+
+    tables = [c for c in config["components"] if c["type"] == "dataframe"]
+    headers = [c["props"]["value"]["headers"] for c in tables if c["props"].get("value")]
+    assert ["1", "2", "3"] not in headers
+    assert headers.count([EMPTY_HINT]) >= 10
+    assert ["word", "p(he)", "p(she)", "p(they)"] in headers  # named columns stay
+    kernel = next(c for c in tables if c["props"].get("interactive"))  # topic 3's editable kernel, an input
+    assert kernel["props"]["value"]["data"] and kernel["props"]["value"]["headers"] != [EMPTY_HINT]

@@ -409,7 +409,8 @@ def build() -> None:
     with gr.Tabs():
         with gr.Tab("1 · Data", id="byo-data"):
             with gr.Row():
-                source = gr.Dropdown(list(D.SOURCES), value=D.DEFAULT_SOURCE, label="Training text", min_width=260)
+                source = gr.Dropdown(list(D.SOURCES), value=D.DEFAULT_SOURCE, label="Training text",
+                                     min_width=320)  # "Shakespeare: Hamlet (one play)" shows whole
                 kind = gr.Radio(list(TK.KINDS), value="Characters", label="Tokenizer")
             prepare = gr.Button("Prepare data", variant="primary", elem_classes="cm-main-action")
             gr.Markdown("Choose the text your model will learn from (or upload your own), and how it is cut into "
@@ -494,7 +495,7 @@ def build() -> None:
             with gr.Accordion("Model card (README.md)", open=True):
                 card = gr.Markdown()
             with gr.Accordion(f"Training script ({X.SCRIPT_NAME})", open=False):
-                script = gr.Code(language="python", interactive=False)
+                script = gr.Code(language="python", interactive=False, wrap_lines=True)
 
         with gr.Tab("5 · Fine-tune (LoRA)", id="byo-lora"):
             gr.Markdown(

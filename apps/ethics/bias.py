@@ -42,33 +42,34 @@ DEFAULT_CONTINUATIONS = "he, she, they"
 PROBE_BATCH = 64
 
 # WEAT word sets: Caliskan et al. 2017 (tests 6 and 7, and test 1 shortened), plus a constructed sanity check
-# whose association is built in (food words belong with fruit) and its shuffled control.
+# whose association is built in (food words belong with fruit) and its shuffled control. The names are short
+# enough to show whole in the menu on a projector (the test numbers are in the menu's hint).
 WEAT_PRESETS = {
-    "Career / family × male / female names (Caliskan WEAT 6)": (
+    "Career / family × male / female names": (
         "John, Paul, Mike, Kevin, Steve, Greg, Jeff, Bill",
         "Amy, Joan, Lisa, Sarah, Diana, Kate, Ann, Donna",
         "executive, management, professional, corporation, salary, office, business, career",
         "home, parents, children, family, cousins, marriage, wedding, relatives",
     ),
-    "Math / arts × male / female terms (Caliskan WEAT 7)": (
+    "Math / arts × male / female terms": (
         "math, algebra, geometry, calculus, equations, computation, numbers, addition",
         "poetry, art, dance, literature, novel, symphony, drama, sculpture",
         "male, man, boy, brother, he, him, his, son",
         "female, woman, girl, sister, she, her, hers, daughter",
     ),
-    "Flowers / insects × pleasant / unpleasant (Caliskan WEAT 1, shortened)": (
+    "Flowers / insects × pleasant / unpleasant": (
         "rose, tulip, daisy, lily, orchid, violet, daffodil, magnolia",
         "ant, flea, spider, mosquito, cockroach, wasp, beetle, termite",
         "love, peace, friend, heaven, gentle, happy, lucky, pleasure",
         "abuse, crash, filth, murder, sickness, accident, death, poison",
     ),
-    "Sanity check: fruit / vehicles × food / road (built-in association)": (
+    "Sanity check: fruit / vehicles × food / road": (
         "apple, banana, cherry, grape, mango, peach, pear, plum",
         "car, truck, bus, van, tractor, motorcycle, taxi, lorry",
         "delicious, tasty, juicy, sweet, ripe, eat, dessert, snack",
         "highway, engine, traffic, road, garage, fuel, driver, parking",
     ),
-    "Control: the same words shuffled across X and Y": (
+    "Control: the same words, shuffled": (
         "apple, car, cherry, bus, mango, tractor, pear, taxi",
         "banana, truck, grape, van, peach, motorcycle, plum, lorry",
         "delicious, tasty, juicy, sweet, ripe, eat, dessert, snack",
@@ -337,7 +338,9 @@ def build_bias() -> None:
                 "Do target words X sit closer to attribute words A than targets Y do? all-MiniLM-L6-v2 embeds every "
                 "word; the permutation test asks how often a random split of X and Y does as well.")
     x_words, y_words, a_words, b_words = WEAT_PRESETS[DEFAULT_WEAT]
-    preset = gr.Dropdown(list(WEAT_PRESETS), value=DEFAULT_WEAT, label="Word sets")
+    preset = gr.Dropdown(list(WEAT_PRESETS), value=DEFAULT_WEAT, label="Word sets",
+                         info="Caliskan et al.'s tests 6, 7 and 1 (shortened), a sanity check whose association is "
+                              "built in, and its shuffled control")
     with gr.Row():
         x_text = gr.Textbox(label="Targets X", value=x_words, lines=2)
         y_text = gr.Textbox(label="Targets Y", value=y_words, lines=2)

@@ -166,7 +166,9 @@ def build_model_cards() -> None:
     with gr.Row():
         # Filled now so the API can ask for any card; each page load re-reads them.
         choices = _choices()
-        choice = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=False, scale=4)
+        # 400 CSS px: the longest catalog label shows whole, as in the images tab
+        choice = gr.Dropdown(choices, value=choices[0], label="Model", allow_custom_value=False, scale=4,
+                             min_width=400)
         refresh = gr.Button("Re-read the cards", scale=1)
     card = gr.Markdown(elem_id="ethics-model-card")
 

@@ -27,6 +27,7 @@ from shared import limits
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     generate_text,
     generation_queue,
     make_settings,
@@ -194,7 +195,8 @@ def build_oversight() -> None:
     with gr.Row():
         temperature = gr.Slider(0, limits.TEMPERATURE_MAX, value=0.7, step=0.05, label="Temperature")
         seed = gr.Number(value=1, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
-        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True)
+        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                            min_width=MODEL_MIN_WIDTH)
     routing = gr.Markdown(elem_classes="cm-header")
     draft_text = gr.Textbox(label="The model's draft (the reviewer may edit it before approving)", lines=4,
                             max_length=limits.OVERSIGHT_TEXT_MAX_CHARS, elem_id="ethics-oversight-draft")

@@ -886,7 +886,7 @@ def build_playground() -> None:
             code_button = gr.Button("Show the code")
             weights_button = gr.Button("Download weights (.safetensors)")
         code = gr.Code(language="python", label="PyTorch: builds and trains exactly this network", lines=12,
-                       max_lines=40)
+                       max_lines=40, wrap_lines=True)  # long lines wrap: a projector's pane would hide their ends
         files = gr.File(label="Files", interactive=False, file_count="multiple", height=90)
 
     structure = [dataset, n_points, noise, n_classes, train_percent, seed, features, hidden_layers, neurons,

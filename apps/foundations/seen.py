@@ -281,7 +281,8 @@ def build_seen(digits_controls) -> None:
         digit_index = gr.Number(value=0, precision=0, minimum=0, maximum=1796, label="Digit number (0-1796)")
         upload = gr.Image(label="Upload", type="numpy", height=120, sources=["upload"])
     with gr.Row():
-        kernel_name = gr.Dropdown(list(KERNEL_CHOICES), value=KERNEL_CHOICES[0], label="Kernel", scale=2)
+        kernel_name = gr.Dropdown(list(KERNEL_CHOICES), value=KERNEL_CHOICES[0], label="Kernel", scale=2,
+                                  min_width=260)  # "Horizontal edges (Sobel)" shows whole
         filter_index = gr.Slider(1, 8, value=1, step=1, label="CNN filter (learned kernel)")
     custom = gr.Dataframe(value=[[0, -1, 0], [-1, 4, -1], [0, -1, 0]], headers=["", " ", "  "],
                           datatype="number", row_count=(3, "fixed"), column_count=(3, "fixed"),

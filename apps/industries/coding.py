@@ -326,7 +326,8 @@ def build_coding() -> None:
     gr.Markdown("A signature and docstring in, **k** candidate functions out. The server never runs the code: it "
                 "parses it (`ast`) and lints it (ruff). pass@k below uses *parses* / *lint-clean* as a stand-in "
                 "for *passes the tests*.")
-    stub = gr.Code(value=DEFAULT_STUB, language="python", label="Signature and docstring", lines=4, interactive=True)
+    stub = gr.Code(value=DEFAULT_STUB, language="python", label="Signature and docstring", lines=4, interactive=True,
+                   wrap_lines=True)  # a long line wraps: on a projector the pane cut the docstring
     with gr.Row():
         mode = gr.Radio(list(MODES), value="Chat", label="Mode",
                         info="Chat: an instruction around your stub. Raw continuation: the model continues the stub.")
@@ -343,7 +344,7 @@ def build_coding() -> None:
         stop = gr.Button("Stop", variant="stop")
     sample = gr.Slider(1, 2, value=1, step=1, label="Show sample", visible=False)
     code = gr.Code(language="python", label="Generated code (never executed)", interactive=False,
-                   elem_id="industries-code")
+                   elem_id="industries-code", wrap_lines=True)
     verdict = gr.Markdown()
     samples_table = gr.Dataframe(label="Every sample: parse and lint", interactive=False, wrap=True)
     pass_table = gr.Dataframe(label="pass@k from your samples (proxy criteria, not correctness)", interactive=False)

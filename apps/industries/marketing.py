@@ -288,7 +288,7 @@ def build_marketing() -> None:
                              scale=2, min_width=120)
         audience = gr.Textbox(label="Audience persona", value=DEFAULTS["audience"],
                               max_length=limits.MARKETING_FIELD_MAX_CHARS, min_width=110)
-        tone = gr.Dropdown(list(TONES), value=DEFAULTS["tone"], label="Tone", allow_custom_value=True, min_width=130)
+        tone = gr.Dropdown(list(TONES), value=DEFAULTS["tone"], label="Tone", allow_custom_value=True, min_width=175)
     with gr.Row():
         write = gr.Button("Write variants", variant="primary", elem_classes="cm-main-action")
         stop = gr.Button("Stop", variant="stop")

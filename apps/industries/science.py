@@ -35,6 +35,7 @@ from shared.checks import as_int
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     encode_prompt,
     generate_tokens,
     generation_queue,
@@ -228,7 +229,8 @@ def build_science() -> None:
                                 label="Temperature", info="0 = greedy: every candidate the same")
         seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed",
                          info="picks the problems and the samples")
-        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True)
+        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                            min_width=MODEL_MIN_WIDTH)
     status = gr.Markdown(elem_classes="cm-header")
     plot = gr.Plot(label="Share of problems solved, against k", elem_id="industries-science-plot")
     table = gr.Dataframe(label="Every candidate, checked (the model never sees the true answer)", interactive=False,

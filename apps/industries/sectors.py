@@ -25,6 +25,7 @@ from shared.checks import as_int
 from shared.generation import (
     DEFAULT_MODEL,
     MODEL_CHOICES,
+    MODEL_MIN_WIDTH,
     encode_prompt,
     generate_tokens,
     generation_queue,
@@ -163,7 +164,8 @@ def build_sectors() -> None:
         temperature = gr.Slider(0, limits.TEMPERATURE_MAX, value=0.7, step=0.05, label="Temperature")
         max_new_tokens = gr.Slider(8, limits.SECTORS_MAX_NEW_TOKENS, value=48, step=8, label="Max new tokens")
         seed = gr.Number(value=1, precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
-        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True)
+        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", allow_custom_value=True,
+                            min_width=MODEL_MIN_WIDTH)
     status = gr.Markdown(elem_classes="cm-header")
     table = gr.Dataframe(label="Each sector's output and its similarity to every sector's description",
                          interactive=False, wrap=True, elem_id="industries-sectors")

@@ -239,7 +239,8 @@ def build_diffusion() -> None:
                 "learns to predict the noise at any step; run backwards, it turns fresh noise into new data. "
                 "Press **Play** and watch the purple samples find the data.")
     with gr.Row():
-        preset = gr.Dropdown(list(common.DATA_PRESETS), value=DiffusionConfig.preset, label="Data", min_width=220)
+        # 230 CSS px: "Ring of 8 Gaussians" shows whole beside the arrow
+        preset = gr.Dropdown(list(common.DATA_PRESETS), value=DiffusionConfig.preset, label="Data", min_width=230)
         timesteps = gr.Slider(limits.DIFFUSION_TIMESTEPS_MIN, limits.DIFFUSION_TIMESTEPS_MAX,
                               value=DiffusionConfig.timesteps, step=10, label="Diffusion steps T (on Reset)")
         schedule = gr.Radio(list(SCHEDULES), value=DiffusionConfig.schedule, label="Noise schedule (on Reset)")

@@ -14,8 +14,7 @@ from tests.conftest import SCREENSHOTS
 
 
 def open_ethics(page, url, sub_tab: str):
-    """Topic 8 opened on one sub-tab by a link, as a lesson step does (on a narrow bar some sub-tabs sit in
-    Gradio's "More tabs" menu, where no tab button is visible to click)."""
+    """Topic 8 opened on one sub-tab by a link (``?sub=``), as a lesson step does."""
     open_app(page, f"{url}?tab=ethics&sub={re.sub(r'[^a-z0-9]+', '-', sub_tab.lower()).strip('-')}")
 
 

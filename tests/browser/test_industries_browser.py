@@ -157,9 +157,10 @@ def test_stop_keeps_the_copy_and_code_written_so_far(app_url, browser_page, monk
     assert not error_toasts(page)
 
 
-def test_a_lesson_step_opens_a_sub_tab_from_the_more_tabs_menu_and_the_checker_decides(app_url, browser_page):
-    """Six sub-tabs do not fit the pane: Gradio moves the last ones into its "More tabs" menu, and the step still
-    finds them. Step 7 (Science: verify) sets its controls and presses Sample and verify."""
+def test_a_lesson_step_opens_a_sub_tab_on_the_wrapped_bar_and_the_checker_decides(app_url, browser_page):
+    """Six sub-tabs do not fit one row of the pane: the bar wraps onto a second row (``every_tab_in_view`` in
+    shared/page.py), and the step opens one there. Step 7 (Science: verify) sets its controls and presses Sample
+    and verify."""
     page = browser_page
     open_app(page, f"{app_url}?tab=industries")
     page.get_by_role("link", name="▶ Set up step 7").click()
