@@ -128,8 +128,10 @@ CSS = f"""
 .cm-fit-picture .image-frame img {{ width: 100%; height: auto; max-height: 256px; object-fit: contain; }}
 
 /* A picture, plot or gallery has its label above it, not floating over its top (where it hid a plot's title and
-   its first points). */
-.gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty))
+   its first points).
+   A drawing board (a canvas in a box of fixed height) keeps its floating label: above it, the board ran 52 px past
+   its box, over the button below. */
+.gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty)):not(:has(canvas))
   > label.float[data-testid="block-label"] {{ position: static !important; margin: 0 0 4px 0; }}
 /* An output with nothing in it yet is a short box that says so: Gradio draws a frame 120-270 px high with a
    faint icon, which pushed the demo's other parts down a screen and told a class nothing. */
