@@ -27,9 +27,9 @@ https://github.com/microsoft/onnxruntime/blob/main/docs/ContribOperators.md#com.
   symmetric path (``zp_is_8`` in MLAS), with less work per block than per-block zero points need;
   the AVX-512 kernels cost the same either way (they add zero points through block sums too).
 
-Finally :func:`flatten_hidden_states` carries the hidden states as ``(batch * sequence, hidden)``
-matrices, so that each correction and its addition run as one ``Gemm`` (onnxruntime's CPU ops cost a
-few microseconds each, and the corrections are 120 of a step's 600 ops).
+Each correction is a plain ``MatMul`` and ``Add`` on the model's own ``(batch, sequence, hidden)`` tensors.
+(An earlier build flattened the hidden states to 2-D so that each correction and its addition ran as one
+``Gemm``: 120 fewer ops a step, yet 4-10% slower a token, on AVX-512 and AVX2 kernels alike.)
 
 A ``MatMul`` whose weight is on no such grid (a hub model in bfloat16, say) is quantised by
 onnxruntime's own ``MatMulNBitsQuantizer`` (int8, asymmetric, blocks of 32), the library path.
@@ -55,7 +55,6 @@ class Report:
     q4_1: list[str] = field(default_factory=list)
     q8_0: list[str] = field(default_factory=list)
     int8_rtn: list[str] = field(default_factory=list)
-    flat: bool = False  # hidden states carried as (B*S, H): see flatten_hidden_states
 
     def summary(self) -> str:
         """A few words for the UI, e.g. ``"GGUF Q4_1/Q8_0 weights kept exact"``."""
@@ -115,8 +114,7 @@ def encode_model(src: Path, dst: Path, report=lambda f, m: None) -> Report:
     onnxruntime's int8 round-to-nearest quantiser. ``Q4_1`` layers that read the same input (a
     transformer's gate and up projections) become one ``MatMulNBits`` followed by a ``Split``, so the
     block sums and the correction run once for both. A weight that other nodes also read (a tied
-    embedding) stays for them, in float32. With any ``Q4_1`` layer, the graph's hidden states are then
-    made 2-D (:func:`flatten_hidden_states`) where its shape allows.
+    embedding) stays for them, in float32.
 
     Returns:
         :class:`Report` of which nodes took which path.
@@ -184,8 +182,6 @@ def encode_model(src: Path, dst: Path, report=lambda f, m: None) -> Report:
     if not any(op.domain == "com.microsoft" for op in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     _topological_sort(graph)
-    if q4_groups:
-        result.flat = flatten_hidden_states(graph)
     rest = [nd.name for nd in graph.node if nd.op_type == "MatMul" and nd.input[1] in inits]
     if rest:
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -233,7 +229,7 @@ def _encode_q4_1_group(x: str, group: list) -> tuple[list, list]:
         helper.make_node("Split", [f"{name}/q4_and_sums", f"{name}.split_sums"], [f"{name}/q4", f"{name}/block_sums"],
                          name=f"{name}/BlockSums", axis=-1),
         helper.make_node("MatMul", [f"{name}/block_sums", f"{name}.residual"], [f"{name}/residual"],
-                         name=f"{name}/{_RESIDUAL}"),
+                         name=f"{name}/Residual"),
         helper.make_node("Add", [f"{name}/q4", f"{name}/residual"], [y], name=f"{name}/Add"),
     ]
     if len(group) > 1:
@@ -241,78 +237,6 @@ def _encode_q4_1_group(x: str, group: list) -> tuple[list, list]:
         inits.append(numpy_helper.from_array(sizes, f"{name}.split"))
         nodes.append(helper.make_node("Split", [y, f"{name}.split"], outs, name=f"{name}/Split", axis=-1))
     return nodes, inits
-
-
-_RESIDUAL = "Residual"  # the name's last part of each correction's MatMul
-# Ops that treat every leading dimension alike, so they run as well on (B*S, H) as on (B, S, H).
-_ANY_RANK_OPS = {"MatMulNBits", "MatMul", "Add", "Mul", "Split", "Sigmoid", "SkipSimplifiedLayerNormalization",
-                 "SimplifiedLayerNormalization"}
-
-
-def flatten_hidden_states(graph) -> bool:
-    """Carry a decoder's hidden states as ``(B * S, H)`` matrices, and fuse each correction into a ``Gemm``.
-
-    Between the token embedding and the logits every op of a Llama-style graph from the builder works
-    on any rank, except attention (``GroupQueryAttention``), which gets its ``(B, S, 3H)`` input back by a
-    ``Reshape``. On 2-D tensors ``MatMul(sums, residual) + y`` is one ``Gemm`` (``C = y``): 120 fewer ops a
-    step. Returns ``False``, changing nothing, when the graph has another shape (no single embedding
-    gather, no attention, or an op not known to be rank-agnostic).
-    Ops: https://onnx.ai/onnx/operators/onnx__Gemm.html, https://onnx.ai/onnx/operators/onnx__Flatten.html
-    """
-    from onnx import helper, numpy_helper
-
-    nodes = list(graph.node)
-    embed = [nd for nd in nodes if nd.op_type in ("Gather", "GatherBlockQuantized") and "input_ids" in nd.input]
-    attention = [nd for nd in nodes if nd.op_type == "GroupQueryAttention"]
-    head = [nd for nd in nodes if "logits" in nd.output]
-    if len(embed) != 1 or not attention or len(head) != 1:
-        return False
-    readers: dict[str, list] = {}
-    for nd in nodes:
-        for name in nd.input:
-            readers.setdefault(name, []).append(nd)
-    seen, todo = set(), [embed[0].output[0]] + [nd.output[0] for nd in attention]
-    while todo:  # every op the hidden states reach before attention or the logits
-        for nd in readers.get(todo.pop(), []):
-            if nd.name in seen or nd.op_type == "GroupQueryAttention":
-                continue
-            if nd.op_type not in _ANY_RANK_OPS:
-                return False
-            seen.add(nd.name)
-            if nd is not head[0]:
-                todo.extend(nd.output)
-    graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "flat/minus_one"))
-    new = [helper.make_node("Shape", ["input_ids"], ["flat/batch_and_sequence"], name="/flat/Shape"),
-           helper.make_node("Concat", ["flat/batch_and_sequence", "flat/minus_one"], ["flat/shape_3d"],
-                            name="/flat/Shape3d", axis=0)]
-
-    def flatten_output(nd):  # (B, S, H) -> (B*S, H) under the same name
-        name = nd.output[0]
-        nd.output[0] = f"{name}/3d"
-        new.append(helper.make_node("Flatten", [f"{name}/3d"], [name], name=f"{nd.name}/Flatten", axis=2))
-
-    flatten_output(embed[0])
-    for nd in attention:
-        query = nd.input[0]
-        new.append(helper.make_node("Reshape", [query, "flat/shape_3d"], [f"{query}/3d"], name=f"{nd.name}/Reshape"))
-        nd.input[0] = f"{query}/3d"
-        flatten_output(nd)
-    head[0].output[0] = "logits/2d"
-    new.append(helper.make_node("Reshape", ["logits/2d", "flat/shape_3d"], ["logits"], name="/lm_head/Reshape"))
-    corrections = {nd.output[0]: nd for nd in nodes if nd.op_type == "MatMul" and nd.name.endswith(f"/{_RESIDUAL}")}
-    fused = set()
-    for nd in nodes:
-        if nd.op_type == "Add" and nd.input[1] in corrections:
-            mm = corrections[nd.input[1]]
-            new.append(helper.make_node("Gemm", [mm.input[0], mm.input[1], nd.input[0]], list(nd.output),
-                                        name=nd.name.removesuffix("/Add") + "/Gemm"))
-            fused.update((nd.name, mm.name))
-    kept = [nd for nd in nodes if nd.name not in fused]
-    del graph.node[:]
-    graph.node.extend(kept + new)
-    del graph.value_info[:]  # recorded 3-D shapes no longer hold; onnxruntime infers them again
-    _topological_sort(graph)
-    return True
 
 
 def _topological_sort(graph) -> None:
@@ -380,8 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     result = encode_model(a.src, a.dst, report=lambda f, m: None)
     (a.dst.parent / "weights.json").write_text(json.dumps(
-        {"summary": result.summary(), "q4_1": result.q4_1, "q8_0": result.q8_0, "int8": result.int8_rtn,
-         "flat": result.flat}, indent=1))
+        {"summary": result.summary(), "q4_1": result.q4_1, "q8_0": result.q8_0, "int8": result.int8_rtn}, indent=1))
     print(result.summary())
 
 

@@ -38,7 +38,7 @@ from shared import limits
 BACKENDS = ("onnx", "transformers")
 ONNX_LABEL = "onnxruntime-genai"
 TRANSFORMERS_LABEL = "transformers, float32"
-BUILD_NAME = "onnx-blockq3"  # the cache folder's suffix; change it when the build changes
+BUILD_NAME = "onnx-blockq4"  # the cache folder's suffix; change it when the build changes
 SUMMARY_OUTPUTS = ("logits_logsumexp", "top_logits", "top_ids")
 
 
