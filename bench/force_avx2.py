@@ -38,7 +38,7 @@ def xgetbv_addresses(library: Path) -> list[int]:
     """Virtual addresses of every ``xgetbv`` instruction in ``library``, from ``objdump -d``."""
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True,
                          check=True).stdout
-    return [int(m.group(1), 16) for m in re.finditer(r"^\s*([0-9a-f]+):\s+xgetbv\s*$", out, re.M)]
+    return [int(m.group(1), 16) for m in re.finditer(r"^\s*([0-9a-f]+):\s+xgetbv\s*$", out, re.MULTILINE)]
 
 
 def file_offset(library: Path, address: int) -> int:
