@@ -350,23 +350,28 @@ _axis = np.linspace(-BOX, BOX, GRID)
 GRID_POINTS = np.stack(np.meshgrid(_axis, _axis), -1).reshape(-1, 2)  # (GRID*GRID, 2), row 0 at y = -BOX
 
 
+# Sizes a projector can show: these pictures appear about 190 CSS px wide beside each other at 150% zoom,
+# where 10 pt titles and 7 pt ticks came out 9 and 7 screen px tall.
+TITLE_PT, TICK_PT = 14, 11
+
+
 def _square_axes(fig: Figure, ax, title: str) -> None:
     ax.set_xlim(-BOX, BOX)
     ax.set_ylim(-BOX, BOX)
     ax.set_aspect("equal")
-    ax.set_title(title, fontsize=10)
-    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=TITLE_PT)
+    ax.tick_params(labelsize=TICK_PT)
 
 
 def classifier_figure(clf, X: np.ndarray, y: np.ndarray) -> Figure:
     """Class probabilities as colour behind the points; the 0.5 line is the decision boundary."""
     fig = Figure(figsize=(4.2, 4.2), dpi=80)
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.07, top=0.93)  # fixed margins: tight_layout doubles the draw time
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.08, top=0.92)  # fixed margins: tight_layout doubles the draw time
     ax = fig.subplots()
     colors = CLASS_COLORS[y % len(CLASS_COLORS)]
     if clf is None:
         ax.text(0, 0, "Only one class here:\nno boundary to learn.\nAdd points of class 1.", ha="center",
-                va="center", fontsize=10)
+                va="center", fontsize=TITLE_PT)
     else:
         probs = clf.predict_proba(GRID_POINTS)  # (G*G, C)
         rgb = probs @ CLASS_COLORS[clf.classes_ % len(CLASS_COLORS)]
@@ -382,7 +387,7 @@ def classifier_figure(clf, X: np.ndarray, y: np.ndarray) -> Figure:
 def generative_figure(log_density: np.ndarray, X: np.ndarray, samples: np.ndarray, title: str) -> Figure:
     """The model's density on the grid as a heat map, the data (white) and new samples (red)."""
     fig = Figure(figsize=(4.2, 4.2), dpi=80)
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.07, top=0.93)  # fixed margins: tight_layout doubles the draw time
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.08, top=0.92)  # fixed margins: tight_layout doubles the draw time
     ax = fig.subplots()
     density = np.exp(log_density.reshape(GRID, GRID))
     ax.imshow(density, origin="lower", extent=(-BOX, BOX, -BOX, BOX), cmap="magma")
@@ -396,25 +401,25 @@ def likelihood_figure(curve: np.ndarray, bandwidths: np.ndarray, kde_curve: np.n
                       baseline: float) -> Figure:
     """Left: held-out and training log-likelihood over EM iterations. Right: the same over KDE bandwidths."""
     fig = Figure(figsize=(8.4, 2.8), dpi=80)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.17, top=0.9, wspace=0.15)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.22, top=0.88, wspace=0.12)
     left, right = fig.subplots(1, 2, sharey=True)
     left.plot(curve[:, 0], color="#9aa4b2", label="training points")
     left.plot(curve[:, 1], color="#e4572e", lw=2, label="held-out points")
     left.axhline(baseline, color="k", ls=":", lw=1, label="one Gaussian")
-    left.set_xlabel("EM iteration")
-    left.set_ylabel("mean log p(x), nats")
-    left.set_title("Gaussian mixture learning", fontsize=10)
+    left.set_xlabel("EM iteration", fontsize=TICK_PT + 1)
+    left.set_ylabel("mean log p(x), nats", fontsize=TICK_PT + 1)
+    left.set_title("Gaussian mixture learning", fontsize=TITLE_PT)
     right.semilogx(bandwidths, kde_curve[:, 0], color="#9aa4b2", label="training points")
     right.semilogx(bandwidths, kde_curve[:, 1], color="#e4572e", lw=2, label="held-out points")
     right.axvline(bandwidth, color="k", lw=1)
-    right.set_xlabel("bandwidth")
-    right.set_title("Kernel density: too narrow overfits", fontsize=10)
+    right.set_xlabel("bandwidth", fontsize=TICK_PT + 1)
+    right.set_title("Kernel density: too narrow overfits", fontsize=TITLE_PT)
     low = min(np.nanmin(curve[:, 1]), baseline, np.nanmin(kde_curve[:, 1])) - 0.3
     high = max(np.nanmax(curve), np.nanmax(kde_curve)) + 0.3
     for ax in (left, right):
         ax.set_ylim(max(low, high - 8), high)
-        ax.legend(fontsize=7, loc="lower right")
-        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=TICK_PT - 1, loc="lower right")
+        ax.tick_params(labelsize=TICK_PT)
     return fig
 
 
@@ -584,10 +589,12 @@ def build() -> None:
             n_points = gr.Slider(limits.POINTS_MIN, limits.POINTS_MAX, value=DEFAULTS["n_points"], step=10,
                                  label="Points (presets)")
             seed = gr.Number(value=DEFAULTS["seed"], precision=0, minimum=0, maximum=limits.SEED_MAX, label="Seed")
+    # No label chips: on a projector their wrapped text pushed the pictures out of the row's boxes (cut at
+    # the bottom); each figure's title says the same, and the labels stay as the pictures' text alternatives.
     with gr.Row(equal_height=True):
-        classifier_plot = gr.Plot(label="Discriminative model (a classifier)", format="png")
+        classifier_plot = gr.Plot(label="Discriminative model (a classifier)", format="png", show_label=False)
         generative_plot = gr.Plot(label="Generative model (a density you can sample)", format="png",
-                                  elem_classes=plots.KEEP_COLOURS)  # bright = likely, in both themes
+                                  show_label=False, elem_classes=plots.KEEP_COLOURS)  # bright = likely, in both themes
     gr.Markdown("Left: a neural network classifier colours the plane by the label it would give; it can label any "
                 "point, but it cannot make one. Right: a generative model's density p(x) (bright = likely) and "
                 "**new points sampled from it** (red).", elem_classes="cm-header")

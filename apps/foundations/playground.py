@@ -15,6 +15,7 @@ Live training (Play / Pause / Step / Reset, NaN detection, one run per learner) 
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import json
@@ -583,8 +584,30 @@ MAX_LINES = 256  # weights drawn per layer (the strongest): a full 32x32 layer i
 PICTURE_HEIGHT, NETWORK_WIDTH, OUTPUT_PX, CHART_HEIGHT = 400, 560, 340, 150
 PICTURE_WIDTH = NETWORK_WIDTH + OUTPUT_PX + 16
 LOSS_COLORS = {"train loss": (140, 148, 160), "test loss": (228, 87, 46)}
-_FONT = ImageFont.load_default(size=11)
+# Big enough to read on a projector: the picture is shown about 400 px wide there (0.45x), so 20 px of text
+# becomes 9 CSS px, 13 screen px at 150% zoom (it was 11 px: 7 screen px). Longer legends are in the page's text.
+FONT_PX, FONT_MIN_PX = 20, 12
 _INK = (60, 60, 60)
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int = FONT_PX) -> ImageFont.FreeTypeFont:
+    """DejaVu Sans at ``size`` px, the font matplotlib ships (Pillow's default font has no "²" for x²)."""
+    import matplotlib
+
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
+
+
+_FONT = _font()
+
+
+def _font_to_fit(texts: list[str], room: float) -> ImageFont.FreeTypeFont:
+    """The largest font (:data:`FONT_PX` down to :data:`FONT_MIN_PX`) in which every one of ``texts`` is at
+    most ``room`` px wide: deep networks put their columns close together."""
+    for size in range(FONT_PX, FONT_MIN_PX - 1, -1):
+        if max((_font(size).getlength(t) for t in texts), default=0) <= room:
+            return _font(size)
+    return _font(FONT_MIN_PX)
 
 
 def class_colors(probs: np.ndarray) -> np.ndarray:
@@ -659,10 +682,13 @@ def network_image(trainer: PlaygroundTrainer, view: str = WEIGHT_VIEWS[0], width
     layers = trainer.activations(THUMB_POINTS)  # [(T*T, F), (T*T, H)..., (T*T, C)]
     names = ["inputs"] + [f"hidden {i}" for i in range(1, len(layers) - 1)] + [
         "value" if trainer.data.regression else "p(class)"]
-    top, bottom = 20, 6
+    top, bottom = FONT_PX + 12, 6
     tallest = max(a.shape[1] for a in layers)
     size = int(max(7, min(44, (height - top - bottom) / tallest - 3)))
-    col_x = np.linspace(42, width - size - 6, len(layers)).astype(int)
+    left = max(42, int(max(_FONT.getlength(f) for f in trainer.config.features)) + 14)  # room for "sin x"
+    col_x = np.linspace(left, width - size - 6, len(layers)).astype(int)
+    gap = (col_x[1] - col_x[0]) if len(col_x) > 1 else width
+    name_font = _font_to_fit(names, gap - 8)
     positions = []  # per layer: (n, 2) top-left corners
     for x, a in zip(col_x, layers):
         n = a.shape[1]
@@ -693,7 +719,9 @@ def network_image(trainer: PlaygroundTrainer, view: str = WEIGHT_VIEWS[0], width
         for tile, (x, y) in zip(tiles, pos.tolist()):
             image.paste(Image.fromarray(tile).resize((size, size), Image.NEAREST), (x, y))
             draw.rectangle([x - 1, y - 1, x + size, y + size], outline=(150, 150, 150))
-        draw.text((int(pos[0, 0] + size / 2), 3), names[k], fill=_INK, font=_FONT, anchor="ma")
+        name_x = min(max(int(pos[0, 0] + size / 2), int(name_font.getlength(names[k]) / 2) + 2),
+                     width - int(name_font.getlength(names[k]) / 2) - 2)  # the end columns' names stay inside
+        draw.text((name_x, 3), names[k], fill=_INK, font=name_font, anchor="ma")
         if k == 0:
             for f, (x, y) in zip(trainer.config.features, pos.tolist()):
                 draw.text((x - 4, y + size // 2), f, fill=_INK, font=_FONT, anchor="rm")
@@ -704,37 +732,41 @@ def _weight_heat_maps(draw: ImageDraw.ImageDraw, image: Image.Image, linears: li
                       height: int) -> None:
     """Each ``W`` (out x in) as a block of cells, left to right, each on its own colour scale."""
     shapes = [tuple(layer.weight.shape) for layer in linears]
+    label_top = 2 * FONT_PX + 14  # "W1" and its shape above each block
     cell = int(max(2, min(18, (width - 48 * len(shapes)) / sum(s[1] for s in shapes),
-                          (height - 40) / max(s[0] for s in shapes))))
+                          (height - label_top - 6) / max(s[0] for s in shapes))))
     x = 8
     for i, layer in enumerate(linears):
         w = layer.weight.detach().numpy()
         block = Image.fromarray(diverging_u8(w, np.abs(w).max())).resize((w.shape[1] * cell, w.shape[0] * cell), Image.NEAREST)
-        image.paste(block, (x, 34))
-        draw.rectangle([x - 1, 33, x + block.width, 34 + block.height], outline=(150, 150, 150))
+        image.paste(block, (x, label_top))
+        draw.rectangle([x - 1, label_top - 1, x + block.width, label_top + block.height], outline=(150, 150, 150))
+        shape = f"{w.shape[0]}x{w.shape[1]}"
         draw.text((x, 2), f"W{i + 1}", fill=_INK, font=_FONT)
-        draw.text((x, 16), f"{w.shape[0]}x{w.shape[1]}", fill=_INK, font=_FONT)
-        x += max(block.width, 34) + 14
+        draw.text((x, FONT_PX + 6), shape, fill=_INK, font=_FONT)
+        x += max(block.width, int(_FONT.getlength(shape)), 34) + 14
 
 
 def loss_chart(history: live.History, width: int, height: int = CHART_HEIGHT) -> Image.Image:
     """Train and test loss over the steps so far, on all points (grey: training, red: test)."""
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    left, right, top, bottom = 46, width - 12, 18, height - 22
-    draw.text((left, 2), "Loss on all training (grey) and test (red) points", fill=_INK, font=_FONT)
     curves = {name: np.asarray(history.values.get(name, []), dtype=np.float64) for name in LOSS_COLORS}
     finite = np.concatenate([c[np.isfinite(c)] for c in curves.values()]) if history.steps else np.array([])
     high = float(finite.max()) if finite.size else 1.0
     high = high if high > 0 else 1.0
     last = max(history.steps[-1] if history.steps else 1, 1)
-    for frac in (0.0, 0.5, 1.0):
+    ticks = {frac: f"{frac * high:.3g}" for frac in (0.0, 0.5, 1.0)}
+    left = max(46, int(max(_FONT.getlength(t) for t in ticks.values())) + 10)  # room for "0.0936"
+    right, top, bottom = width - 16, FONT_PX + 10, height - FONT_PX - 10
+    draw.text((left, 2), "Loss on all training (grey) and test (red) points", fill=_INK, font=_FONT)
+    for frac, label in ticks.items():
         y = bottom - frac * (bottom - top)
         draw.line([(left, y), (right, y)], fill=(225, 228, 232))
-        draw.text((left - 4, y), f"{frac * high:.3g}", fill=_INK, font=_FONT, anchor="rm")
-    for frac in (0.0, 0.5, 1.0):
+        draw.text((left - 4, y), label, fill=_INK, font=_FONT, anchor="rm")
+    for frac, anchor in ((0.0, "la"), (0.5, "ma"), (1.0, "ra")):  # the end labels stay inside the chart
         x = left + frac * (right - left)
-        draw.text((x, bottom + 4), f"{int(round(frac * last)):,}", fill=_INK, font=_FONT, anchor="ma")
+        draw.text((x, bottom + 4), f"{int(round(frac * last)):,}", fill=_INK, font=_FONT, anchor=anchor)
     steps = np.asarray(history.steps, dtype=np.float64)
     for name, values in curves.items():
         ok = np.isfinite(values)
@@ -754,13 +786,11 @@ def playground_image(trainer: PlaygroundTrainer, history: live.History | None = 
     :func:`render` sends it as a PNG file."""
     image = Image.new("RGB", (PICTURE_WIDTH, PICTURE_HEIGHT + CHART_HEIGHT), "white")
     image.paste(network_image(trainer, view), (0, 0))
-    image.paste(output_image(trainer), (NETWORK_WIDTH + 8, 30))
+    image.paste(output_image(trainer), (NETWORK_WIDTH + 8, FONT_PX + 12))
     image.paste(loss_chart(history or live.History(), PICTURE_WIDTH), (0, PICTURE_HEIGHT))
     draw = ImageDraw.Draw(image)
     title = "output: predicted value" if trainer.data.regression else "output: decision regions"
     draw.text((NETWORK_WIDTH + 8 + OUTPUT_PX // 2, 3), title, fill=_INK, font=_FONT, anchor="ma")
-    draw.text((NETWORK_WIDTH + 8 + OUTPUT_PX // 2, 16), "white rim = training point, black rim = test point",
-              fill=_INK, font=_FONT, anchor="ma")
     return np.asarray(image)
 
 
@@ -851,7 +881,8 @@ def build_playground() -> None:
     picture = gr.Image(label="The network and its output", type="filepath", format="png", interactive=False,
                        buttons=[], show_label=False)
     gr.Markdown("Each small picture is one neuron: its value over the whole plane. Lines are weights "
-                "(blue +, orange −). Changing data or architecture resets.", elem_classes="cm-header")
+                "(blue +, orange −). On the right, the output over the plane: a white rim marks a training "
+                "point, a black rim a test point. Changing data or architecture resets.", elem_classes="cm-header")
     with gr.Row():
         n_classes = gr.Slider(2, limits.NN_CLASSES_MAX, value=DEFAULTS.n_classes, step=1, label="Classes",
                               info="circle, spiral, Gaussians")
