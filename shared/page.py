@@ -133,6 +133,10 @@ CSS = f"""
    its box, over the button below. */
 .gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty)):not(:has(canvas))
   > label.float[data-testid="block-label"] {{ position: static !important; margin: 0 0 4px 0; }}
+/* ...and its box grows by the label's height: a picture of fixed height (topic 1's data canvas, topic 7's design)
+   otherwise lost its bottom 33-52 px to the box, which hides what overflows. */
+.gradio-container .block:has(:is(.image-container, .matplotlib, .plot-container, .grid-wrap, .empty)):not(
+  :has(canvas)):has(> label.float[data-testid="block-label"]) {{ height: auto !important; }}
 /* An output with nothing in it yet is a short box that says so: Gradio draws a frame 120-270 px high with a
    faint icon, which pushed the demo's other parts down a screen and told a class nothing. */
 .gradio-container .empty:is(.large, .small) {{ min-height: 3rem !important; height: auto !important; margin-top: 0;

@@ -96,7 +96,7 @@ async (scope) => {
       .slice(0, 60);
   };
   const found = {page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
-                 cutValues: [], cutOptions: [], tooWide: [], cutText: []};
+                 cutValues: [], cutOptions: [], tooWide: [], cutText: [], cutPictures: []};
   const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const ruler = document.createElement('canvas').getContext('2d');
   for (const input of scope.querySelectorAll('input[role="combobox"]')) {
@@ -146,6 +146,24 @@ async (scope) => {
       found.cutText.push(`${name(el)}: "${el.textContent.trim().slice(0, 40)}" runs ${Math.round(r.right - c.right)} px `
                          + 'past the edge of its box');
   }
+  // A picture or plot cut by a box that hides its overflow (topic 1's plots lost their x axes under label chips
+  // that wrapped at 150%). Boxes that scroll (auto, scroll) show the rest on purpose.
+  for (const el of scope.querySelectorAll('img, canvas')) {  // (an svg here is an icon or a loading spinner)
+    if (!shown(el) || el.closest('.tabitem, .cm-demo-pane') !== scope) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width < 40 || r.height < 40) continue;  // icons
+    for (let clip = el.parentElement; clip && clip !== pane; clip = clip.parentElement) {
+      const style = getComputedStyle(clip);
+      if (!['hidden', 'clip'].includes(style.overflowY) && !['hidden', 'clip'].includes(style.overflowX)) continue;
+      const c = clip.getBoundingClientRect();
+      const hidden = Math.max(0, r.bottom - c.bottom) + Math.max(0, c.top - r.top)
+                     + Math.max(0, r.right - c.right) + Math.max(0, c.left - r.left);
+      if (hidden > 2)
+        found.cutPictures.push(`${name(el)} (${el.tagName.toLowerCase()}, ${Math.round(r.width)}x${Math.round(r.height)}): `
+                               + `${Math.round(hidden)} px hidden by its box`);
+      break;
+    }
+  }
   found.tooWide = found.tooWide.slice(0, 10);
   return found;
 }
@@ -194,8 +212,8 @@ def walk_panels(page, panel, path, visit) -> None:
 def test_every_tab_and_sub_tab_fits_the_projector(app_url, _browser, size):
     """Every tab and every sub-tab at 150% zoom, as a projector shows it: the page never scrolls sideways, each
     dropdown shows its whole value and would show each of its options whole (a model menu cut "SmolLM2-135M-Instr"),
-    nothing is wider than the demo's pane, and no text runs past the edge of a box that hides it (a slider's
-    maximum, an upload prompt). One page per size; tabs are clicked, not reloaded."""
+    nothing is wider than the demo's pane, no text runs past the edge of a box that hides it (a slider's
+    maximum, an upload prompt), and no picture or plot is cut by its box. One page per size; tabs are clicked, not reloaded."""
     width, height, zoom = PROJECTORS[size]
     context = _browser.new_context(viewport={"width": round(width / zoom), "height": round(height / zoom)},
                                    device_scale_factor=zoom)
@@ -213,6 +231,7 @@ def test_every_tab_and_sub_tab_fits_the_projector(app_url, _browser, size):
         problems.extend(f"{where}: option cut: {p}" for p in found["cutOptions"])
         problems.extend(f"{where}: wider than the pane: {p}" for p in found["tooWide"])
         problems.extend(f"{where}: text cut: {p}" for p in found["cutText"])
+        problems.extend(f"{where}: picture cut: {p}" for p in found["cutPictures"])
 
     try:
         open_app(page, app_url)
