@@ -22,6 +22,7 @@ import gradio as gr
 import numpy as np
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torch import nn
 
 from apps.key_models import common
@@ -196,22 +197,28 @@ def process_figure(preset, timesteps, schedule, seed):
     data = torch.as_tensor(common.training_data(config.preset, config.seed))
     betas = noise_schedule(config.timesteps, config.schedule)
     alpha_bars = torch.cumprod(1 - betas, 0)
-    fig, axes = common.figure(8.4, 2.3, 5, left=0.01, right=0.99, bottom=0.2, top=0.85, wspace=0.1)
+    # Two rows, so that the schedule's words can be read on a projector (shown at about 0.7x there): the forward
+    # process at four timesteps above, the schedule across the width below.
+    fig = Figure(figsize=(8.4, 4.6), dpi=72)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.94, hspace=0.35, wspace=0.1)
+    grid = fig.add_gridspec(2, 4, height_ratios=[1.1, 1])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(4)] + [fig.add_subplot(grid[1, :])]
     noise = torch.randn(data.shape, generator=torch.Generator().manual_seed(config.seed))
     T = config.timesteps
     for ax, t in zip(axes[:4], (0, T // 4, T // 2, T)):
         x = data if t == 0 else alpha_bars[t - 1].sqrt() * data + (1 - alpha_bars[t - 1]).sqrt() * noise
         ax.scatter(x[:, 0], x[:, 1], s=2, c="#7b3fe4", linewidths=0)
         common.plane(ax, f"t = {t}" + (" (data)" if t == 0 else " (noise)" if t == T else ""))
+        ax.title.set_fontsize(12)
     sched = axes[4]
     steps = np.arange(1, T + 1)
     sched.plot(steps, alpha_bars.numpy(), color="#7b3fe4", label="ᾱ_t (signal left)")
     sched.plot(steps, betas.numpy(), color="#e4572e", label="β_t (noise added)")
     sched.set_ylim(0, 1.02)
-    sched.set_title(f"{config.schedule} schedule", fontsize=9)
-    sched.legend(fontsize=6, loc="center right")
-    sched.tick_params(labelsize=6)
-    sched.set_xlabel("t", fontsize=7)
+    sched.set_title(f"{config.schedule} schedule", fontsize=12)
+    sched.legend(fontsize=11, loc="center right")
+    sched.tick_params(labelsize=11)
+    sched.set_xlabel("t", fontsize=11)
     return fig
 
 
