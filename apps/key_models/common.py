@@ -89,9 +89,14 @@ def modes_covered(samples: np.ndarray, centres: np.ndarray | None = None, radius
 # Figure pieces (fixed margins, few labels: a live figure redraws several times a second)
 # ---------------------------------------------------------------------------------------------
 
+# Text sizes a projector can show: these figures appear at about 0.7x there (604 px drawn, 413 CSS px shown at
+# 150% zoom), where the earlier 7 pt ticks and legends came out 6 screen pixels tall.
+TITLE_PT, TEXT_PT = 12, 10
+
+
 def figure(width_in: float, height_in: float, n: int, **adjust) -> tuple[Figure, list]:
     fig = Figure(figsize=(width_in, height_in), dpi=72)
-    fig.subplots_adjust(**{"left": 0.04, "right": 0.98, "bottom": 0.1, "top": 0.88, "wspace": 0.25, **adjust})
+    fig.subplots_adjust(**{"left": 0.05, "right": 0.98, "bottom": 0.13, "top": 0.88, "wspace": 0.28, **adjust})
     axes = fig.subplots(1, n)
     return fig, list(np.atleast_1d(axes))
 
@@ -103,7 +108,7 @@ def plane(ax, title: str) -> None:
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=10, y=1.0)  # a fixed y spares matplotlib measuring the axes at every draw
+    ax.set_title(title, fontsize=TITLE_PT, y=1.0)  # a fixed y spares matplotlib measuring the axes at every draw
 
 
 def curves(ax, steps: list[int], values: dict[str, list[float]], title: str, colors: dict[str, str] | None = None) -> None:
@@ -112,10 +117,10 @@ def curves(ax, steps: list[int], values: dict[str, list[float]], title: str, col
     for name, ys in values.items():
         ax.plot(steps, ys, lw=1.3, label=name, color=colors.get(name))
     if len(values) > 1:  # one curve is named by the title
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=TEXT_PT, loc="upper right")
     # Few ticks: tick labels are most of the cost of a redraw, and three or four are enough to read a trend.
     ax.xaxis.set_major_locator(MaxNLocator(3, integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(4))
-    ax.set_xlabel("step", fontsize=8)
-    ax.set_title(title, fontsize=10, y=1.0)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("step", fontsize=TEXT_PT)
+    ax.set_title(title, fontsize=TITLE_PT, y=1.0)
+    ax.tick_params(labelsize=TEXT_PT)

@@ -183,7 +183,7 @@ def render(run: live.LiveRun, *_settings):
     ax.scatter(data[:, 0], data[:, 1], s=4, c="k", alpha=0.3, linewidths=0, label="data")
     ax.scatter(samples[:, 0], samples[:, 1], s=7, c="#7b3fe4", edgecolors="white", linewidths=0.2,
                label="sampled (T steps back from noise)")
-    ax.legend(fontsize=7, loc="lower left", markerscale=2)
+    ax.legend(fontsize=common.TEXT_PT, loc="lower left", markerscale=2)
     common.plane(ax, "Samples from the reverse process")
     common.curves(loss_ax, run.history.steps, run.history.values, "Noise-prediction loss (1 = knows nothing)",
                   {"loss": "#7b3fe4"})

@@ -175,7 +175,7 @@ def render(run: live.LiveRun, *_settings):
     ax.scatter(data[:, 0], data[:, 1], s=4, c="k", alpha=0.35, linewidths=0, label="real")
     fake = trainer.samples()
     ax.scatter(fake[:, 0], fake[:, 1], s=7, c="#ff8c00", edgecolors="k", linewidths=0.2, label="generated")
-    ax.legend(fontsize=7, loc="lower left", markerscale=2)
+    ax.legend(fontsize=common.TEXT_PT, loc="lower left", markerscale=2)
     common.plane(ax, "D(x): blue = 'real', red = 'fake'")
     common.curves(loss_ax, run.history.steps, run.history.values, "Losses (ideal game: D ≈ 1.39, log 4)",
                   {"loss_D": "#3b73bf", "loss_G": "#ff8c00"})
