@@ -209,16 +209,15 @@ def process_figure(preset, timesteps, schedule, seed):
         x = data if t == 0 else alpha_bars[t - 1].sqrt() * data + (1 - alpha_bars[t - 1]).sqrt() * noise
         ax.scatter(x[:, 0], x[:, 1], s=2, c="#7b3fe4", linewidths=0)
         common.plane(ax, f"t = {t}" + (" (data)" if t == 0 else " (noise)" if t == T else ""))
-        ax.title.set_fontsize(12)
     sched = axes[4]
     steps = np.arange(1, T + 1)
     sched.plot(steps, alpha_bars.numpy(), color="#7b3fe4", label="ᾱ_t (signal left)")
     sched.plot(steps, betas.numpy(), color="#e4572e", label="β_t (noise added)")
     sched.set_ylim(0, 1.02)
-    sched.set_title(f"{config.schedule} schedule", fontsize=12)
-    sched.legend(fontsize=11, loc="center right")
-    sched.tick_params(labelsize=11)
-    sched.set_xlabel("t", fontsize=11)
+    sched.set_title(f"{config.schedule} schedule", fontsize=common.TITLE_PT)
+    sched.legend(fontsize=common.TEXT_PT + 1, loc="center right")
+    sched.tick_params(labelsize=common.TEXT_PT + 1)
+    sched.set_xlabel("t", fontsize=common.TEXT_PT + 1)
     return fig
 
 
